@@ -1,0 +1,3 @@
+from opsnb.cli import main
+
+main()

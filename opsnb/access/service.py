@@ -1,0 +1,99 @@
+"""Identity and roles: who is acting, and may they do this."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from opsnb.access.models import ROLES, UserRole
+from opsnb.errors import PermissionDenied, ValidationError
+from opsnb.store.types import utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from opsnb.workbench import Workbench
+
+
+def current_user(configured: str = "", environ: Mapping[str, str] | None = None) -> str:
+    """Who is acting: the ``user`` setting (OPSNB_USER), else JUPYTERHUB_USER, else the OS user."""
+    env = os.environ if environ is None else environ
+    if configured:
+        return configured
+    if env.get("JUPYTERHUB_USER"):
+        return env["JUPYTERHUB_USER"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return f"uid-{os.getuid()}"
+
+
+def rank(role: str) -> int:
+    """Position of a role in the order of power."""
+    if role not in ROLES:
+        raise ValidationError(f"unknown role {role!r}; roles are {', '.join(ROLES)}", field="role", value=role)
+    return ROLES.index(role)
+
+
+class Access:
+    """Roles of users in a workbench (``ops.access``)."""
+
+    def __init__(self, wb: Workbench) -> None:
+        self._wb = wb
+
+    def role(self, user: str | None = None, *, session: Session | None = None) -> str:
+        """The role of ``user`` (default: the acting user)."""
+        who = user or self._wb.user
+        if session is not None:
+            row = session.get(UserRole, who)
+        else:
+            with self._wb.db.session() as s:
+                row = s.get(UserRole, who)
+        return row.role if row else str(self._wb.settings.default_role)
+
+    def require(self, required: str, *, action: str, session: Session | None = None) -> str:
+        """Fail with :class:`PermissionDenied` unless the acting user has at least ``required``.
+
+        Returns:
+            The acting user's role.
+        """
+        have = self.role(session=session)
+        if rank(have) < rank(required):
+            raise PermissionDenied(
+                f"{self._wb.user} is {have}; {action} needs {required}",
+                user=self._wb.user, role=have, required=required, action=action,
+            )
+        return have
+
+    def grant(self, user: str, role: str, *, reason: str = "") -> None:
+        """Give ``user`` a role. Needs admin, except to name the first admin of a workspace."""
+        rank(role)
+        with self._wb.db.session() as s:
+            admins = s.scalar(select(func.count()).select_from(UserRole).where(UserRole.role == "admin"))
+            if admins:
+                self.require("admin", action="access.grant", session=s)
+            elif role != "admin" or user != self._wb.user:
+                raise PermissionDenied(
+                    "this workspace has no admin yet: the first grant must make yourself admin",
+                    user=self._wb.user, required="admin", action="access.grant",
+                )
+            row = s.get(UserRole, user)
+            if row is None:
+                s.add(UserRole(user=user, role=role, granted_by=self._wb.user, granted_at=utcnow()))
+            else:
+                row.role, row.granted_by, row.granted_at = role, self._wb.user, utcnow()
+            self._wb.audit.record(s, action="access.grant", target=user, params={"role": role}, reason=reason)
+
+    def list(self) -> pd.DataFrame:
+        """Every user with a granted role."""
+        import pandas as pd
+
+        with self._wb.db.session() as s:
+            rows = [{"user": r.user, "role": r.role, "granted_by": r.granted_by, "granted_at": r.granted_at}
+                    for r in s.scalars(select(UserRole).order_by(UserRole.user))]
+        return pd.DataFrame(rows, columns=["user", "role", "granted_by", "granted_at"])

@@ -1,0 +1,98 @@
+"""The ``opsnb`` command: parse, call one library function, print.
+
+Domain commands live in ``opsnb/<domain>/cli.py`` and are imported only when
+invoked, so ``opsnb --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from opsnb import __version__
+from opsnb._modules import module_exists
+from opsnb.cliutil import emit, format_option, pass_ops, workspace_option
+
+# command name -> "module:attribute"
+COMMANDS: dict[str, str] = {
+    "alerts": "opsnb.alerts.cli:cli",
+    "audit": "opsnb.audit.cli:cli",
+    "demo": "opsnb.demo.cli:demo",
+    "deploys": "opsnb.deploys.cli:cli",
+    "fleet": "opsnb.servers.cli:cli",
+    "incident": "opsnb.incidents.cli:cli",
+    "logs": "opsnb.logs.cli:cli",
+    "notify": "opsnb.notify.cli:cli",
+    "oncall": "opsnb.oncall.cli:cli",
+    "postmortem": "opsnb.postmortems.cli:cli",
+    "runbook": "opsnb.runbooks.cli:cli",
+    "scheduler": "opsnb.runbooks.cli:scheduler",
+    "slo": "opsnb.slo.cli:cli",
+    "traces": "opsnb.traces.cli:cli",
+    "up": "opsnb.web.cli:up",
+    "user": "opsnb.access.cli:cli",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        present = [n for n, t in COMMANDS.items() if module_exists(t.split(":")[0])]
+        return sorted({*super().list_commands(ctx), *present})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None or cmd_name not in COMMANDS:
+            return cmd
+        module, attr = COMMANDS[cmd_name].split(":")
+        if not module_exists(module):
+            return None
+        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="opsnb")
+@workspace_option
+def cli() -> None:
+    """opsnb: the SRE workbench. Every command takes --workspace DIR.
+
+    \b
+    Example:
+        opsnb demo --days 14 --seed 7 && opsnb up
+    """
+
+
+@cli.command("config")
+@format_option
+@pass_ops
+def config_cmd(ops: Any, fmt: str) -> None:
+    """Show every setting, its value (secrets masked) and where it came from.
+
+    \b
+    Example:
+        opsnb config --format json
+    """
+    emit(ops.settings.table(), fmt, columns=["name", "value", "source", "help"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning opsnb errors into one clear line and exit status 1."""
+    from opsnb.errors import OpsnbError
+
+    try:
+        cli.main(args=argv, prog_name="opsnb", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except OpsnbError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

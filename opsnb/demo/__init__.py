@@ -1,0 +1,1 @@
+"""The demo world: a small production system, generated deterministically from a seed."""

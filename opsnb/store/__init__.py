@@ -1,0 +1,1 @@
+"""Storage: the state database (``db``) and the event lake (``lake``)."""

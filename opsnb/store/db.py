@@ -1,0 +1,175 @@
+"""The state database: engine, sessions and schema migrations.
+
+SQLite in the workspace by default (WAL, busy timeout, foreign keys, and
+``BEGIN IMMEDIATE`` so a read-then-write transaction never dies on a lock
+upgrade); PostgreSQL for teams. Each domain owns its tables (``models.py``) and
+an Alembic branch of migrations (``<domain>/migrations/``); opening a database
+upgrades every branch to its head.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from opsnb._modules import module_exists
+from opsnb.config import mask_url
+from opsnb.errors import MigrationError, StoreError
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Domains that own tables, in dependency order. A domain listed here has
+# ``opsnb/<domain>/models.py`` and ``opsnb/<domain>/migrations/`` (an Alembic
+# branch labelled with the domain's name).
+DOMAINS: tuple[str, ...] = (
+    "access",
+    "audit",
+    "servers",
+    "deploys",
+    "incidents",
+    "slo",
+    "alerts",
+    "oncall",
+    "notify",
+    "runbooks",
+    "logs",
+    "postmortems",
+)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every opsnb table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def import_models() -> MetaData:
+    """Import every domain's models so ``Base.metadata`` knows all tables."""
+    for domain in DOMAINS:
+        name = f"opsnb.{domain}.models"
+        if module_exists(name):
+            importlib.import_module(name)
+    return Base.metadata
+
+
+def migration_dirs() -> list[str]:
+    """The Alembic version directories of every domain that has one."""
+    root = Path(__file__).resolve().parent.parent
+    return [str(root / d / "migrations") for d in DOMAINS if (root / d / "migrations").is_dir()]
+
+
+def _sqlite_pragmas(busy_timeout_ms: int):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN IMMEDIATE instead of pysqlite's own BEGIN.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    return on_connect
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
+    """Create an engine for ``url`` with opsnb's connection settings.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+        busy_timeout_ms: SQLite lock wait.
+    """
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+            event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
+
+            @event.listens_for(engine, "begin")
+            def _begin(conn: Connection) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        else:
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            args: dict[str, Any] = {"connect_timeout": 10}
+            engine = create_engine(url, pool_pre_ping=True, connect_args=args)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"cannot use database URL {mask_url(url)}: {exc}", url=mask_url(url)) from None
+    return engine
+
+
+class Database:
+    """The state database of one workspace.
+
+    Args:
+        url: SQLAlchemy URL.
+        busy_timeout_ms: SQLite lock wait.
+    """
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30000) -> None:
+        self.url = url
+        self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def ping(self) -> None:
+        """Connect once, so a bad URL fails here with a clear error and nothing written."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreError(
+                f"cannot reach the state database {mask_url(self.url)}: {reason}", url=mask_url(self.url)
+            ) from None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back on any error."""
+        with self._sessions() as s, s.begin():
+            yield s
+
+    def upgrade(self) -> None:
+        """Bring every domain's schema to its newest revision (no-op when current)."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        import_models()
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        cfg.set_main_option("version_locations", " ".join(migration_dirs()))
+        cfg.set_main_option("path_separator", "space")
+        script = ScriptDirectory.from_config(cfg)
+        try:
+            with self.engine.begin() as conn:
+                current = set(MigrationContext.configure(conn).get_current_heads())
+                if current == set(script.get_heads()):
+                    return
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "heads")
+        except SQLAlchemyError as exc:
+            raise MigrationError(
+                f"upgrading the state schema of {mask_url(self.url)} failed: {exc}", url=mask_url(self.url)
+            ) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()

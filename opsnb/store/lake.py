@@ -1,0 +1,377 @@
+"""The event lake: append-only Parquet segments, hive-partitioned by day.
+
+Layout: ``<root>/<table>/date=YYYY-MM-DD/<segment>.parquet``. A writer writes an
+Arrow table to ``<root>/.tmp/`` and renames it into its day, so a reader sees a
+segment whole or not at all, with no lock and no server, from any process.
+
+Compaction merges a closed day's segments into ``c-<id>.parquet``. Before that
+file is renamed in, a sidecar ``c-<id>.replaces`` (JSON list of the merged
+segment names) is put beside it. Readers list a day, drop every segment named
+by a sidecar whose compacted file is present, and read the rest, so an event
+is never read twice nor missed while compaction runs. A sidecar is written
+before its compacted file appears and is removed only after that file is gone,
+so any listing that sees a compacted file sees its sidecar too. A reader whose
+file vanished under it (compaction, retention) lists again and retries.
+
+Columns follow OpenTelemetry names so the files load in any Parquet engine.
+Reads go through DuckDB: one in-memory database per Lake, a cursor per query.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from opsnb.errors import LakeError, ValidationError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+TS = pa.timestamp("us", tz="UTC")
+STRMAP = pa.map_(pa.string(), pa.string())
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "logs": pa.schema([
+        ("Timestamp", TS),
+        ("ObservedTimestamp", TS),
+        ("TraceId", pa.string()),
+        ("SpanId", pa.string()),
+        ("SeverityNumber", pa.int32()),
+        ("SeverityText", pa.string()),
+        ("ServiceName", pa.string()),
+        ("HostName", pa.string()),
+        ("Body", pa.string()),
+        ("HttpMethod", pa.string()),
+        ("HttpRoute", pa.string()),
+        ("HttpStatus", pa.int32()),
+        ("DurationMs", pa.float64()),
+        ("ResourceAttributes", STRMAP),
+        ("LogAttributes", STRMAP),
+    ]),
+    "spans": pa.schema([
+        ("Timestamp", TS),
+        ("TraceId", pa.string()),
+        ("SpanId", pa.string()),
+        ("ParentSpanId", pa.string()),
+        ("SpanName", pa.string()),
+        ("SpanKind", pa.string()),
+        ("ServiceName", pa.string()),
+        ("Duration", pa.int64()),  # nanoseconds, as OpenTelemetry
+        ("StatusCode", pa.string()),  # Unset | Ok | Error
+        ("StatusMessage", pa.string()),
+        ("ResourceAttributes", STRMAP),
+        ("SpanAttributes", STRMAP),
+    ]),
+    "metrics": pa.schema([
+        ("Timestamp", TS),
+        ("MetricName", pa.string()),
+        ("ServiceName", pa.string()),
+        ("HostName", pa.string()),
+        ("Value", pa.float64()),
+        ("Attributes", STRMAP),
+    ]),
+    "quarantine": pa.schema([
+        ("Timestamp", TS),  # when the line was read
+        ("Source", pa.string()),
+        ("Line", pa.int64()),
+        ("Format", pa.string()),
+        ("Reason", pa.string()),
+        ("Raw", pa.binary()),
+    ]),
+}
+
+
+def register_table(name: str, schema: pa.Schema) -> None:
+    """Declare a lake table. Its schema must have a ``Timestamp`` column (UTC)."""
+    if "Timestamp" not in schema.names:
+        raise ValidationError(f"lake table {name!r} needs a Timestamp column", field="schema")
+    SCHEMAS[name] = schema
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one :meth:`Lake.write` stored."""
+
+    table: str
+    rows: int
+    segments: tuple[str, ...]
+
+
+def _day_dir(day: date) -> str:
+    return f"date={day.isoformat()}"
+
+
+def _utc_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """DuckDB hands back zone ``Etc/UTC``; opsnb promises plain ``UTC`` columns."""
+    for col in df.columns:
+        tz = getattr(df[col].dtype, "tz", None)
+        if tz is not None and str(tz) != "UTC":
+            df[col] = df[col].dt.tz_convert("UTC")
+    return df
+
+
+def _is_vanished(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "no such file" in text or "no files found" in text or "cannot open file" in text
+
+
+class Lake:
+    """The event lake of a workspace (``ops.lake``).
+
+    Args:
+        root: Directory of the lake (``<workspace>/lake``).
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self._duck: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- writing
+    def _conform(self, table: str, data: Any) -> pa.Table:
+        if table not in SCHEMAS:
+            raise LakeError(f"unknown lake table {table!r}; known: {', '.join(sorted(SCHEMAS))}", table=table)
+        schema = SCHEMAS[table]
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        elif not isinstance(data, pa.Table):
+            data = pa.Table.from_pandas(data, preserve_index=False)
+        extra = [c for c in data.column_names if c not in schema.names]
+        if extra:
+            raise LakeError(f"columns not in lake table {table!r}: {', '.join(extra)}", table=table)
+        cols = []
+        for field in schema:
+            if field.name in data.column_names:
+                col = data.column(field.name)
+                if not col.type.equals(field.type):
+                    try:
+                        col = col.cast(field.type)
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                        raise LakeError(
+                            f"column {field.name} of {table!r} cannot be {field.type}: {exc}", table=table
+                        ) from None
+                cols.append(col)
+            else:
+                cols.append(pa.nulls(data.num_rows, field.type))
+        out = pa.Table.from_arrays(cols, schema=schema)
+        if out.num_rows and out.column("Timestamp").null_count:
+            raise LakeError(f"{out.column('Timestamp').null_count} rows of {table!r} have no Timestamp", table=table)
+        return out
+
+    def write(self, table: str, data: pa.Table | pa.RecordBatch | pd.DataFrame) -> WriteResult:
+        """Append rows as one segment per day they touch. Atomic per segment.
+
+        Args:
+            table: Lake table name (``logs``, ``spans``, ``metrics``, ``quarantine``, ...).
+            data: Rows with the table's columns; missing nullable columns are filled with nulls.
+        """
+        tbl = self._conform(table, data)
+        if tbl.num_rows == 0:
+            return WriteResult(table, 0, ())
+        tmp_dir = self.root / ".tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        days = pc.divide(tbl.column("Timestamp").cast(pa.int64()), 86_400_000_000)
+        # floor division for times before 1970 is not a concern: events are recent.
+        unique = pc.unique(days).to_pylist()
+        written: list[str] = []
+        for d in sorted(unique):
+            part = tbl if len(unique) == 1 else tbl.filter(pc.equal(days, d))
+            day = date(1970, 1, 1) + timedelta(days=int(d))
+            dest_dir = self.root / table / _day_dir(day)
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
+            tmp = tmp_dir / f"{name}.tmp"
+            try:
+                pq.write_table(part, tmp, compression="zstd", row_group_size=256_000)
+                os.replace(tmp, dest_dir / name)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise LakeError(f"writing {table} segment to {dest_dir}: {exc}", table=table,
+                                path=str(dest_dir)) from None
+            written.append(str(dest_dir / name))
+        return WriteResult(table, tbl.num_rows, tuple(written))
+
+    # ----------------------------------------------------------------- listing
+    def days(self, table: str) -> list[date]:
+        """Days that hold segments of ``table``."""
+        base = self.root / table
+        if not base.is_dir():
+            return []
+        out = []
+        for p in base.iterdir():
+            if p.name.startswith("date="):
+                try:
+                    out.append(date.fromisoformat(p.name[5:]))
+                except ValueError:
+                    continue
+        return sorted(out)
+
+    def _live(self, day_dir: Path) -> list[Path]:
+        try:
+            names = set(os.listdir(day_dir))
+        except FileNotFoundError:
+            return []
+        replaced: set[str] = set()
+        for n in names:
+            if n.endswith(".replaces") and n[: -len(".replaces")] + ".parquet" in names:
+                try:
+                    replaced.update(json.loads((day_dir / n).read_text()))
+                except (OSError, ValueError):
+                    continue
+        return sorted(day_dir / n for n in names if n.endswith(".parquet") and n not in replaced)
+
+    def files(self, table: str, start: datetime | None = None, end: datetime | None = None) -> list[str]:
+        """Live segment paths of ``table``, limited to the days overlapping ``[start, end)``."""
+        lo = start.astimezone(UTC).date() if start else None
+        hi = end.astimezone(UTC).date() if end else None
+        out: list[str] = []
+        for day in self.days(table):
+            if (lo and day < lo) or (hi and day > hi):
+                continue
+            out.extend(str(p) for p in self._live(self.root / table / _day_dir(day)))
+        return out
+
+    # ----------------------------------------------------------------- reading
+    def duckdb(self) -> duckdb.DuckDBPyConnection:
+        """A fresh cursor on this Lake's in-memory DuckDB (thread-safe to use from one thread)."""
+        import duckdb
+
+        with self._lock:
+            if self._duck is None:
+                con = duckdb.connect(":memory:")
+                con.execute("SET TimeZone = 'UTC'")
+                self._duck = con
+            return self._duck.cursor()
+
+    def relation_sql(self, table: str, start: datetime | None = None, end: datetime | None = None) -> str:
+        """A SQL expression reading ``table`` (empty-typed when it has no segments)."""
+        files = self.files(table, start, end)
+        if not files:
+            return ""
+        quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        return f"read_parquet([{quoted}], union_by_name = true)"
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None, *,
+              start: datetime | None = None, end: datetime | None = None,
+              tables: Iterable[str] | None = None) -> pd.DataFrame:
+        """Run DuckDB SQL where lake tables appear by name (``SELECT count(*) FROM logs``).
+
+        Args:
+            sql: The query; every lake table named in it is a view over its live segments.
+            params: Query parameters (``?`` or ``$name``).
+            start: Only read day partitions from this day (the query must still filter rows).
+            end: Only read day partitions up to this day.
+            tables: Lake tables to expose; default every table whose name appears in ``sql``.
+        """
+        return self._run(sql, params, start, end, tables, lambda rel: _utc_frame(rel.df()))
+
+    def arrow(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None, *,
+              start: datetime | None = None, end: datetime | None = None,
+              tables: Iterable[str] | None = None) -> pa.Table:
+        """Like :meth:`query`, returning an Arrow table."""
+        return self._run(sql, params, start, end, tables, lambda rel: rel.to_arrow_table())
+
+    def _run(self, sql: str, params: Any, start: datetime | None, end: datetime | None,
+             tables: Iterable[str] | None, fetch: Any) -> Any:
+        import duckdb
+
+        names = list(tables) if tables is not None else [t for t in SCHEMAS if t in sql]
+        for attempt in range(5):
+            cur = self.duckdb()
+            try:
+                for name in names:
+                    rel = self.relation_sql(name, start, end)
+                    if rel:
+                        cur.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {rel}')
+                    else:
+                        cur.register(name, SCHEMAS[name].empty_table())
+                result = cur.execute(sql, params) if params is not None else cur.execute(sql)
+                return fetch(result)
+            except duckdb.IOException as exc:
+                # A segment vanished between listing and reading (compaction or retention).
+                if _is_vanished(exc) and attempt < 4:
+                    continue
+                raise LakeError(f"reading the lake: {exc}") from None
+            finally:
+                cur.close()
+        raise AssertionError("unreachable")
+
+    def count(self, table: str) -> int:
+        """Rows in ``table``."""
+        return int(self.query(f'SELECT count(*) AS n FROM "{table}"', tables=[table])["n"].iloc[0])
+
+    # ------------------------------------------------------------ maintenance
+    def compact(self, table: str, *, min_segments: int = 8, before: date | None = None) -> int:
+        """Merge the segments of each closed day (before today, UTC) that has at least ``min_segments``.
+
+        Returns:
+            Number of days compacted.
+        """
+        cutoff = before or datetime.now(UTC).date()
+        done = 0
+        for day in self.days(table):
+            if day >= cutoff:
+                continue
+            day_dir = self.root / table / _day_dir(day)
+            self._sweep(day_dir)
+            live = self._live(day_dir)
+            if len(live) < max(min_segments, 2):
+                continue
+            merged = pa.concat_tables([pq.read_table(p, schema=SCHEMAS[table]) for p in live])
+            merged = merged.sort_by("Timestamp")
+            cid = f"c-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+            tmp_dir = self.root / ".tmp"
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            tmp = tmp_dir / f"{cid}.parquet.tmp"
+            pq.write_table(merged, tmp, compression="zstd", row_group_size=256_000)
+            side_tmp = tmp_dir / f"{cid}.replaces.tmp"
+            side_tmp.write_text(json.dumps([p.name for p in live]))
+            os.replace(side_tmp, day_dir / f"{cid}.replaces")
+            os.replace(tmp, day_dir / f"{cid}.parquet")
+            for p in live:
+                p.unlink(missing_ok=True)
+            done += 1
+        return done
+
+    def _sweep(self, day_dir: Path) -> None:
+        """Finish what an interrupted compaction left: replaced segments, stale sidecars."""
+        names = set(os.listdir(day_dir))
+        for n in names:
+            if not n.endswith(".replaces"):
+                continue
+            side = day_dir / n
+            if n[: -len(".replaces")] + ".parquet" in names:
+                for old in json.loads(side.read_text()):
+                    (day_dir / old).unlink(missing_ok=True)
+            elif time.time() - side.stat().st_mtime > 3600:
+                side.unlink(missing_ok=True)
+
+    def retain(self, table: str, *, days: int, today: date | None = None) -> list[date]:
+        """Delete whole day partitions older than ``days`` days. Returns the days deleted."""
+        if days < 1:
+            raise ValidationError(f"retention must keep at least 1 day, got {days}", field="days", value=days)
+        cutoff = (today or datetime.now(UTC).date()) - timedelta(days=days)
+        gone = []
+        trash = self.root / ".trash"
+        for day in self.days(table):
+            if day < cutoff:
+                trash.mkdir(parents=True, exist_ok=True)
+                dest = trash / f"{table}-{day.isoformat()}-{uuid.uuid4().hex[:8]}"
+                os.replace(self.root / table / _day_dir(day), dest)  # atomic: readers see all or nothing
+                shutil.rmtree(dest, ignore_errors=True)
+                gone.append(day)
+        return gone

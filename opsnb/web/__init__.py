@@ -1,0 +1,50 @@
+"""The opsnb Jupyter server extension: REST API and webhooks under ``/opsnb/api/v1``.
+
+Each module named in ``ROUTE_MODULES`` defines ``routes() -> list[(pattern, handler)]``
+with patterns relative to ``/opsnb/api/v1``; modules that do not exist yet are
+skipped. ``opsnb up`` enables this extension; so can
+``--ServerApp.jpserver_extensions='{"opsnb.web": true}'``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from opsnb._modules import module_exists
+
+API_PREFIX = "/opsnb/api/v1"
+ROUTE_MODULES: tuple[str, ...] = (
+    "opsnb.web.health",
+    "opsnb.web.alerts",
+    "opsnb.web.incidents",
+    "opsnb.web.runbooks",
+    "opsnb.web.slos",
+)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "opsnb.web"}]
+
+
+def all_routes() -> list[tuple[str, Any]]:
+    """Every (pattern, handler) of the API, with the prefix applied."""
+    out: list[tuple[str, Any]] = []
+    for name in ROUTE_MODULES:
+        if module_exists(name):
+            for pattern, handler in importlib.import_module(name).routes():
+                out.append((API_PREFIX + pattern, handler))
+    return out
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    from jupyter_server.utils import url_path_join
+
+    from opsnb.web.base import ApiState
+
+    base = serverapp.web_app.settings["base_url"]
+    state = ApiState()
+    serverapp.web_app.settings["opsnb"] = state
+    handlers = [(url_path_join(base, pattern), handler) for pattern, handler in all_routes()]
+    serverapp.web_app.add_handlers(".*$", handlers)
+    serverapp.log.info("opsnb API at %s (%d routes)", url_path_join(base, API_PREFIX), len(handlers))

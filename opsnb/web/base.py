@@ -1,0 +1,119 @@
+"""Base of every API handler: workbench access, token/HMAC auth, payload limits, JSON errors.
+
+Handlers subclass :class:`ApiHandler`. Authentication is opsnb's own (the
+``api_token`` setting, sent as ``Authorization: Bearer``, or an HMAC-SHA256 of
+the body in ``X-Opsnb-Signature: sha256=<hex>`` keyed with the same token), so
+Alertmanager and CI systems can call it without a Jupyter login. Every opsnb
+error becomes a JSON body ``{"error": ..., "type": ..., "fields": ...}`` with a
+4xx status; nothing is written when a request is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+from tornado import web
+
+from opsnb.errors import (
+    Conflict,
+    NotFound,
+    OpsnbError,
+    ParseError,
+    PermissionDenied,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from opsnb.workbench import Workbench
+
+
+class ApiState:
+    """The server's workbench, opened on first request (settings from OPSNB_* env)."""
+
+    def __init__(self, ops: Workbench | None = None) -> None:
+        self._ops = ops
+        self._lock = threading.Lock()
+
+    @property
+    def ops(self) -> Workbench:
+        with self._lock:
+            if self._ops is None:
+                from opsnb.workbench import connect
+
+                self._ops = connect()
+            return self._ops
+
+
+_STATUS = [(ParseError, 400), (ValidationError, 400), (PermissionDenied, 403), (NotFound, 404), (Conflict, 409)]
+
+
+class ApiHandler(web.RequestHandler):
+    """JSON handler with opsnb auth. Set ``auth = False`` for open endpoints (health)."""
+
+    auth = True
+
+    def check_xsrf_cookie(self) -> None:  # token-authenticated API, not a browser form
+        return
+
+    @property
+    def ops(self) -> Workbench:
+        state: ApiState = self.settings["opsnb"]
+        return state.ops
+
+    def prepare(self) -> None:
+        limit = int(self.ops.settings.api_max_payload_bytes)
+        if len(self.request.body or b"") > limit:
+            raise web.HTTPError(413, reason=f"payload of {len(self.request.body)} bytes exceeds {limit}")
+        if self.auth:
+            self._authenticate()
+
+    def _authenticate(self) -> None:
+        token = str(self.ops.settings.api_token)
+        if not token:
+            raise web.HTTPError(401, reason="the API has no token configured (set OPSNB_API_TOKEN)")
+        header = self.request.headers.get("Authorization", "")
+        if header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
+            return
+        sig = self.request.headers.get("X-Opsnb-Signature", "")
+        if sig.startswith("sha256="):
+            want = hmac.new(token.encode(), self.request.body or b"", hashlib.sha256).hexdigest()
+            if hmac.compare_digest(sig[7:], want):
+                return
+        raise web.HTTPError(401, reason="missing or wrong token (Authorization: Bearer or X-Opsnb-Signature)")
+
+    def json_body(self) -> Any:
+        """The request body parsed as JSON; a ParseError (400) names what is wrong and where."""
+        try:
+            return json.loads(self.request.body or b"")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"request body is not JSON: {exc}", source="body") from None
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        body: dict[str, Any] = {"error": self._reason, "status": status_code}
+        if isinstance(exc, OpsnbError):
+            body.update(error=str(exc), type=type(exc).__name__,
+                        fields={k: v for k, v in exc.fields.items() if isinstance(v, str | int | float | list)})
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body, default=str))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, OpsnbError):
+            return  # an expected refusal, answered with a 4xx; not a server fault
+        super().log_exception(typ, value, tb)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, OpsnbError):
+            status = next((code for cls, code in _STATUS if isinstance(e, cls)), 422)
+            self.send_error(status, exc_info=(type(e), e, e.__traceback__), reason=type(e).__name__)
+            return
+        super()._handle_request_exception(e)  # type: ignore[misc]

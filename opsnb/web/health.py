@@ -1,0 +1,22 @@
+"""``GET /opsnb/api/v1/health``: is the API up, and can it reach its state database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opsnb import __version__
+from opsnb.web.base import ApiHandler
+
+
+class HealthHandler(ApiHandler):
+    auth = False
+
+    def get(self) -> None:
+        ops = self.ops
+        ops.db.ping()
+        self.reply({"status": "ok", "version": __version__, "database": ops.db.dialect,
+                    "workspace": str(ops.workspace)})
+
+
+def routes() -> list[tuple[str, Any]]:
+    return [("/health", HealthHandler)]

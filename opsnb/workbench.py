@@ -1,0 +1,147 @@
+"""The Workbench: the one entry object. It owns the settings, the state database and the lake.
+
+Domain services hang off it as attributes (``ops.incidents``, ``ops.fleet``,
+``ops.slos`` ...), each created on first use so that opening a workbench costs
+only what the notebook touches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opsnb.config import Settings, mask_url
+from opsnb.errors import WorkspaceError
+
+if TYPE_CHECKING:
+    from opsnb.access.service import Access
+    from opsnb.audit.service import Audit
+    from opsnb.store.db import Database
+    from opsnb.store.lake import Lake
+
+# attribute -> "module:Class". Each domain's service takes the Workbench.
+SERVICES: dict[str, str] = {
+    "access": "opsnb.access.service:Access",
+    "audit": "opsnb.audit.service:Audit",
+    "logs": "opsnb.logs.service:Logs",
+    "traces": "opsnb.traces.service:Traces",
+    "slos": "opsnb.slo.service:SLOs",
+    "fleet": "opsnb.servers.service:Fleet",
+    "runbooks": "opsnb.runbooks.service:Runbooks",
+    "alerts": "opsnb.alerts.service:Alerts",
+    "incidents": "opsnb.incidents.service:Incidents",
+    "oncall": "opsnb.oncall.service:OnCall",
+    "notify": "opsnb.notify.service:Notify",
+    "deploys": "opsnb.deploys.service:Deploys",
+    "postmortems": "opsnb.postmortems.service:Postmortems",
+}
+
+
+class Workbench:
+    """An open workspace. Create it with :func:`opsnb.connect`.
+
+    Attributes:
+        settings: The resolved :class:`~opsnb.config.Settings`.
+        workspace: The workspace directory.
+        user: Who is acting (``OPSNB_USER``, else ``JUPYTERHUB_USER``, else the OS user).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        from opsnb.access.service import current_user
+        from opsnb.store.db import Database
+
+        self.settings = settings
+        self.workspace = Path(settings.workspace).resolve()
+        self.user = current_user(str(settings.user))
+        self._services: dict[str, Any] = {}
+        self._services_lock = threading.Lock()
+
+        _check_workspace(self.workspace)
+        url = str(settings.database_url) or f"sqlite:///{self.workspace / 'state.db'}"
+        if url.startswith("sqlite") and not str(settings.database_url):
+            self.workspace.mkdir(parents=True, exist_ok=True)
+        db = Database(url, busy_timeout_ms=int(settings.sqlite_busy_timeout_ms))
+        db.ping()  # a bad URL fails here, before the workspace gets anything written
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        db.upgrade()
+        self.db: Database = db
+
+    @cached_property
+    def lake(self) -> Lake:
+        """The event lake under ``<workspace>/lake``."""
+        from opsnb.store.lake import Lake
+
+        return Lake(self.workspace / "lake")
+
+    def __getattr__(self, name: str) -> Any:
+        target = SERVICES.get(name)
+        if target is None:
+            raise AttributeError(f"Workbench has no attribute {name!r}")
+        with self.__dict__["_services_lock"]:
+            svc = self._services.get(name)
+            if svc is None:
+                module, cls = target.split(":")
+                svc = getattr(importlib.import_module(module), cls)(self)
+                self._services[name] = svc
+        return svc
+
+    if TYPE_CHECKING:
+        access: Access
+        audit: Audit
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.dispose()
+
+    def __enter__(self) -> Workbench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Workbench {self.workspace} db={mask_url(self.db.url)} user={self.user}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (f"<b>opsnb workbench</b> <code>{html.escape(str(self.workspace))}</code>"
+                f" &middot; {html.escape(self.db.dialect)} &middot; user <b>{html.escape(self.user)}</b>")
+
+
+def _check_workspace(path: Path) -> None:
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "the workspace" if p == path else f"its parent {p}"
+                raise WorkspaceError(f"workspace {path}: {what} is a file, not a directory", path=str(path))
+            if not os.access(p, os.W_OK):
+                raise WorkspaceError(f"workspace {path}: {p} is not writable", path=str(path))
+            return
+
+
+def connect(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Workbench:
+    """Open (creating if needed) a workspace and return its :class:`Workbench`.
+
+    Args:
+        path: Workspace directory; default ``OPSNB_WORKSPACE``, else ``./data/workspace``.
+        **overrides: Settings by name (see ``opsnb config``); they win over every other source.
+
+    Returns:
+        The open workbench; its state schema is upgraded to the newest revision.
+
+    Raises:
+        ConfigError: A malformed ``opsnb.toml``, an unknown setting or a bad value.
+        WorkspaceError: The workspace path is a file or not writable.
+        StoreError: The state database cannot be reached.
+
+    Example:
+        >>> ops = opsnb.connect()                       # doctest: +SKIP
+        >>> ops.incidents.get("INC-7")                  # doctest: +SKIP
+    """
+    settings = Settings.load(path, **overrides)
+    return Workbench(settings)

@@ -1,0 +1,117 @@
+"""Fixtures shared by every test.
+
+State tests use the ``ops`` fixture, which runs each test twice: on SQLite and
+on PostgreSQL (``OPSNB_TEST_DATABASE_URL``; each test gets its own schema).
+A test needing a service the machine lacks is skipped with a reason starting
+``missing service:``; CI fails when it sees one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from opsnb.workbench import Workbench, connect
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+MISSING = "missing service: "
+
+
+def skip_missing(what: str) -> None:
+    """Skip because a service or program is missing (CI turns these into failures)."""
+    pytest.skip(MISSING + what)
+
+
+def need_program(*names: str) -> str:
+    """Path of the first program found, or skip."""
+    for n in names:
+        path = shutil.which(n) or (n if os.path.isabs(n) and os.access(n, os.X_OK) else None)
+        if path:
+            return path
+    skip_missing(f"{' or '.join(names)} not installed")
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hermetic_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep Jupyter and opsnb away from the developer's home and workspace."""
+    base = tmp_path_factory.mktemp("jupyter")
+    saved = dict(os.environ)
+    os.environ.update({
+        "JUPYTER_DATA_DIR": str(base / "data"),
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(base / "config"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "OPSNB_USER": "tester",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    })
+    for k in ("OPSNB_WORKSPACE", "OPSNB_CONFIG", "OPSNB_DATABASE_URL"):
+        os.environ.pop(k, None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def pg_base_url() -> str | None:
+    return os.environ.get("OPSNB_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    base = pg_base_url()
+    if not base:
+        skip_missing("PostgreSQL (set OPSNB_TEST_DATABASE_URL)")
+        return
+    from sqlalchemy import text
+
+    from opsnb.store.db import make_engine
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(base)
+    with admin.begin() as c:
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as c:
+        c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh state database URL: SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def make_ops(workspace: Path, db_url: str = "", *, admin: str | None = "tester", **overrides: object) -> Workbench:
+    """Open a workbench; make ``admin`` its first admin."""
+    ops = connect(workspace, database_url=db_url or None, **overrides)  # type: ignore[arg-type]
+    if admin:
+        ops.user = admin
+        ops.access.grant(admin, "admin", reason="test setup")
+    return ops
+
+
+@pytest.fixture
+def ops(tmp_path: Path, db_url: str) -> Iterator[Workbench]:
+    """A workbench on SQLite and on PostgreSQL; the acting user ``tester`` is admin."""
+    wb = make_ops(tmp_path / "ws", db_url if "postgres" in db_url else "")
+    yield wb
+    wb.close()
+
+
+@pytest.fixture
+def ops_sqlite(tmp_path: Path) -> Iterator[Workbench]:
+    """A workbench on SQLite only, for tests that do not touch state semantics."""
+    wb = make_ops(tmp_path / "ws")
+    yield wb
+    wb.close()
