@@ -55,12 +55,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ssh_trust_on_first_use", False, "Accept and record unknown SSH host keys (audited).", bool),
     Setting("ssh_key_file", "", "Private key file for SSH; empty means ssh-agent and default keys."),
     Setting("ssh_passphrase_env", "", "Name of the environment variable holding the key passphrase."),
+    Setting("ssh_passphrase_file", "", "File holding the key passphrase (read at connect time, never stored)."),
+    Setting("ssh_password_env", "", "Name of the environment variable holding an SSH password (password auth)."),
+    Setting("ssh_password_file", "", "File holding an SSH password (password auth; read at connect time, never stored)."),
     Setting("ssh_connect_timeout", 10.0, "Seconds allowed for an SSH connection and handshake.", float),
     Setting("ssh_per_host_connections", 4, "Concurrent SSH handshakes allowed per host.", int),
     Setting("api_token", "", "Bearer token for webhooks and the HTTP API; empty means none accepted.", secret=True),
     Setting("api_max_payload_bytes", 1_048_576, "Largest webhook payload accepted, in bytes.", int),
     Setting("port", 8888, "Port `opsnb up` listens on (127.0.0.1).", int),
     Setting("timezone", "UTC", "IANA zone used to display times; storage is always UTC."),
+    Setting("alerts_group_by", "alertname,service", "Labels alerts are grouped by for notifications (comma-separated; '...' = every label)."),
+    Setting("alerts_group_wait", 30.0, "Seconds a new alert group waits before its first notification.", float),
+    Setting("alerts_group_interval", 300.0, "Seconds between checks of a group that has notified (new alerts are sent then).", float),
+    Setting("alerts_repeat_interval", 14400.0, "Seconds before an unchanged firing group is notified again.", float),
+    Setting("alerts_channel", "", "Notification channel alert groups are sent to (ops.notify); empty means record only."),
+    Setting("slos_dir", "slos", "Directory of OpenSLO YAML files, relative to the workspace (or absolute)."),
+    Setting("prometheus_url", "", "Prometheus HTTP API base URL for SLIs whose source is prometheus."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -219,3 +229,14 @@ class Settings(Mapping[str, Any]):
     def __repr__(self) -> str:
         inner = ", ".join(f"{n}={self.shown(n)!r}" for n in self._values)
         return f"Settings({inner})"
+
+
+def markdown_table() -> str:
+    """The settings table as Markdown, for the README (``python -m opsnb.config``)."""
+    lines = ["| setting | default | environment | help |", "|---|---|---|---|"]
+    lines += [f"| `{s.name}` | `{s.default}` | `{s.env}` | {s.help} |" for s in SETTINGS]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

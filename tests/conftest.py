@@ -115,3 +115,34 @@ def ops_sqlite(tmp_path: Path) -> Iterator[Workbench]:
     wb = make_ops(tmp_path / "ws")
     yield wb
     wb.close()
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo world (2 days, 5 % of the full volume), built once per session on SQLite.
+
+    Read-only by convention: a test that changes state uses ``demo_copy``.
+    """
+    from opsnb.demo.generate import build
+
+    ws = tmp_path_factory.mktemp("demo") / "ws"
+    build(ws, days=2, seed=7, scale=0.05)
+    return ws
+
+
+@pytest.fixture
+def demo_ops(demo_workspace: Path) -> Iterator[Workbench]:
+    """A workbench on the shared small demo world (do not change its state)."""
+    wb = connect(demo_workspace)
+    yield wb
+    wb.close()
+
+
+@pytest.fixture
+def demo_copy(demo_workspace: Path, tmp_path: Path) -> Iterator[Workbench]:
+    """A private copy of the small demo world, free to change."""
+    dest = tmp_path / "demo-ws"
+    shutil.copytree(demo_workspace, dest)
+    wb = connect(dest)
+    yield wb
+    wb.close()

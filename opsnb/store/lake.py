@@ -263,7 +263,7 @@ class Lake:
         if not files:
             return ""
         quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return f"read_parquet([{quoted}], union_by_name = true)"
+        return f"read_parquet([{quoted}], union_by_name = true, hive_partitioning = false)"
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None, *,
               start: datetime | None = None, end: datetime | None = None,
