@@ -66,7 +66,7 @@ def main() -> int:
     for b, f, v, u in rows:
         print(f"{b.ljust(w1)}  {f.ljust(w2)}  {v:>14,.3f}  {u}")
     if args.json:
-        Path(args.json).write_text(json.dumps([dict(zip(("benchmark", "figure", "value", "unit"), r)) for r in rows]))
+        Path(args.json).write_text(json.dumps([dict(zip(("benchmark", "figure", "value", "unit"), r, strict=True)) for r in rows]))
     return 1 if failed else 0
 
 

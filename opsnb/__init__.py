@@ -46,7 +46,36 @@ _LAZY: dict[str, str] = {
     "connect": "opsnb.workbench",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
+__all__ = [
+    "AuditError",
+    "AuthError",
+    "BatchError",
+    "CommandError",
+    "CommandTimeout",
+    "ConfigError",
+    "Conflict",
+    "ConnectError",
+    "HostKeyError",
+    "LakeError",
+    "MigrationError",
+    "NotFound",
+    "NotifyError",
+    "OpsnbError",
+    "ParseError",
+    "PermissionDenied",
+    "RemoteError",
+    "RunCancelled",
+    "RunFailed",
+    "RunTimeout",
+    "RunbookError",
+    "Settings",
+    "StoreError",
+    "ValidationError",
+    "Workbench",
+    "WorkspaceError",
+    "__version__",
+    "connect",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -65,9 +94,29 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from opsnb.config import Settings
     from opsnb.errors import (
-        AuditError, AuthError, BatchError, CommandError, CommandTimeout, ConfigError, Conflict,
-        ConnectError, HostKeyError, LakeError, MigrationError, NotFound, NotifyError, OpsnbError,
-        ParseError, PermissionDenied, RemoteError, RunbookError, RunCancelled, RunFailed,
-        RunTimeout, StoreError, ValidationError, WorkspaceError,
+        AuditError,
+        AuthError,
+        BatchError,
+        CommandError,
+        CommandTimeout,
+        ConfigError,
+        Conflict,
+        ConnectError,
+        HostKeyError,
+        LakeError,
+        MigrationError,
+        NotFound,
+        NotifyError,
+        OpsnbError,
+        ParseError,
+        PermissionDenied,
+        RemoteError,
+        RunbookError,
+        RunCancelled,
+        RunFailed,
+        RunTimeout,
+        StoreError,
+        ValidationError,
+        WorkspaceError,
     )
     from opsnb.workbench import Workbench, connect

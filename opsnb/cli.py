@@ -51,7 +51,8 @@ class LazyGroup(click.Group):
         module, attr = COMMANDS[cmd_name].split(":")
         if not module_exists(module):
             return None
-        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

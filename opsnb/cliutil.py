@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -18,7 +18,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def workspace_option(f: F) -> F:
     """Add ``--workspace DIR`` to a command (it wins over the group's and OPSNB_WORKSPACE)."""
-    return click.option(  # type: ignore[return-value]
+    return click.option(
         "--workspace", "-w", "workspace", type=click.Path(file_okay=True, dir_okay=True),
         default=None, expose_value=False, is_eager=True,
         callback=_remember_workspace, help="Workspace directory (default $OPSNB_WORKSPACE or ./data/workspace).",
@@ -33,7 +33,7 @@ def _remember_workspace(ctx: click.Context, _param: click.Parameter, value: str 
 def format_option(f: F) -> F:
     """Add ``--format table|json`` to a command that prints records."""
     return click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-                        show_default=True, help="Output format; json is for scripts.")(f)  # type: ignore[return-value]
+                        show_default=True, help="Output format; json is for scripts.")(f)
 
 
 def open_workbench(ctx: click.Context | None = None) -> Workbench:
@@ -53,7 +53,8 @@ def open_workbench(ctx: click.Context | None = None) -> Workbench:
     if "ops" not in obj:
         obj["ops"] = connect(ws)
         root.call_on_close(obj["ops"].close)
-    return obj["ops"]  # type: ignore[no-any-return]
+    ops: Workbench = obj["ops"]
+    return ops
 
 
 def pass_ops(f: F) -> F:
@@ -63,7 +64,7 @@ def pass_ops(f: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return f(open_workbench(), *args, **kwargs)
 
-    return workspace_option(wrapper)  # type: ignore[arg-type]
+    return workspace_option(cast(F, wrapper))
 
 
 def _jsonable(v: Any) -> Any:

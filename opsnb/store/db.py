@@ -10,7 +10,7 @@ upgrades every branch to its head.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ def migration_dirs() -> list[str]:
     return [str(root / d / "migrations") for d in DOMAINS if (root / d / "migrations").is_dir()]
 
 
-def _sqlite_pragmas(busy_timeout_ms: int):  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN IMMEDIATE instead of pysqlite's own BEGIN.
         dbapi_conn.isolation_level = None

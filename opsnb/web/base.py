@@ -116,4 +116,4 @@ class ApiHandler(web.RequestHandler):
             status = next((code for cls, code in _STATUS if isinstance(e, cls)), 422)
             self.send_error(status, exc_info=(type(e), e, e.__traceback__), reason=type(e).__name__)
             return
-        super()._handle_request_exception(e)  # type: ignore[misc]
+        super()._handle_request_exception(e)

@@ -1,0 +1,84 @@
+"""The API base: health, token and HMAC auth, payload limit, JSON errors (in-process tornado)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.web import Application
+
+from opsnb.errors import NotFound, ValidationError
+from opsnb.web import API_PREFIX, all_routes
+from opsnb.web.base import ApiHandler, ApiState
+from tests.conftest import make_ops
+
+TOKEN = "t0ken-for-tests"
+
+
+class EchoHandler(ApiHandler):
+    def post(self) -> None:
+        body = self.json_body()
+        if body.get("missing"):
+            raise NotFound("no such thing", kind="thing", key=body["missing"])
+        if body.get("bad"):
+            raise ValidationError("bad things:", problems=["a is wrong", "b is wrong"])
+        self.reply({"got": body}, status=202)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    ops = make_ops(tmp_path / "ws", api_token=TOKEN, api_max_payload_bytes=1000)
+    app = Application([*all_routes(), (API_PREFIX + "/echo", EchoHandler)], opsnb=ApiState(ops))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    srv = app.listen(0, address="127.0.0.1")
+    port = next(iter(srv._sockets.values())).getsockname()[1]
+    yield f"http://127.0.0.1:{port}{API_PREFIX}", loop
+    srv.stop()
+    AsyncHTTPClient().close()
+    loop.close()
+    asyncio.set_event_loop(None)
+    ops.close()
+
+
+def call(server: tuple[str, Any], path: str, method: str = "GET", body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> HTTPResponse:
+    base, loop = server
+    client = AsyncHTTPClient()
+    return loop.run_until_complete(client.fetch(base + path, method=method, body=body, headers=headers or {},
+                                                raise_error=False))  # type: ignore[no-any-return]
+
+
+def test_health_needs_no_token(server: tuple[str, Any]) -> None:
+    r = call(server, "/health")
+    assert r.code == 200 and json.loads(r.body)["status"] == "ok"
+
+
+def test_token_and_hmac(server: tuple[str, Any]) -> None:
+    body = b'{"x": 1}'
+    assert call(server, "/echo", "POST", body).code == 401
+    assert call(server, "/echo", "POST", body, {"Authorization": "Bearer wrong"}).code == 401
+    ok = call(server, "/echo", "POST", body, {"Authorization": f"Bearer {TOKEN}"})
+    assert ok.code == 202 and json.loads(ok.body) == {"got": {"x": 1}}
+    sig = hmac.new(TOKEN.encode(), body, hashlib.sha256).hexdigest()
+    assert call(server, "/echo", "POST", body, {"X-Opsnb-Signature": f"sha256={sig}"}).code == 202
+    assert call(server, "/echo", "POST", b'{"x": 2}', {"X-Opsnb-Signature": f"sha256={sig}"}).code == 401
+
+
+def test_errors_are_json_4xx(server: tuple[str, Any]) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = call(server, "/echo", "POST", b"{not json", auth)
+    assert r.code == 400 and "request body is not JSON" in json.loads(r.body)["error"]
+    r = call(server, "/echo", "POST", b'{"missing": "k"}', auth)
+    assert r.code == 404 and json.loads(r.body)["fields"] == {"kind": "thing", "key": "k"}
+    r = call(server, "/echo", "POST", b'{"bad": 1}', auth)
+    assert r.code == 400 and json.loads(r.body)["fields"]["problems"] == ["a is wrong", "b is wrong"]
+    r = call(server, "/echo", "POST", b'{"pad": "' + b"x" * 2000 + b'"}', auth)
+    assert r.code == 413
