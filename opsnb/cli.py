@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "deploys": "opsnb.deploys.cli:cli",
     "fleet": "opsnb.servers.cli:cli",
     "incident": "opsnb.incidents.cli:cli",
+    "lake": "opsnb.store.cli:cli",
     "logs": "opsnb.logs.cli:cli",
     "notify": "opsnb.notify.cli:cli",
     "oncall": "opsnb.oncall.cli:cli",

@@ -347,6 +347,35 @@ class Lake:
             done += 1
         return done
 
+    def maintain(self, *, tables: Iterable[str] | None = None, min_segments: int | None = 8,
+                 retention_days: int | None = None) -> dict[str, dict[str, Any]]:
+        """Compact and/or apply retention to several tables (``None`` skips that step).
+
+        Returns:
+            Per table: ``compacted`` (days merged) and ``deleted`` (days removed).
+        """
+        names = list(tables) if tables else [t for t in SCHEMAS if (self.root / t).is_dir()]
+        unknown = [t for t in names if t not in SCHEMAS]
+        if unknown:
+            raise LakeError(f"unknown lake table {unknown[0]!r}; known: {', '.join(sorted(SCHEMAS))}",
+                            table=unknown[0])
+        out: dict[str, dict[str, Any]] = {}
+        for t in names:
+            deleted = self.retain(t, days=retention_days) if retention_days is not None else []
+            compacted = self.compact(t, min_segments=min_segments) if min_segments is not None else 0
+            out[t] = {"compacted": compacted, "deleted": deleted}
+        return out
+
+    def stats(self) -> list[dict[str, Any]]:
+        """Per table: rows, live segments, days and bytes on disk."""
+        out = []
+        for t in SCHEMAS:
+            files = self.files(t)
+            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            out.append({"table": t, "rows": rows, "segments": len(files), "days": len(self.days(t)),
+                        "bytes": sum(os.path.getsize(f) for f in files)})
+        return out
+
     def _sweep(self, day_dir: Path) -> None:
         """Finish what an interrupted compaction left: replaced segments, stale sidecars."""
         names = set(os.listdir(day_dir))
