@@ -18,6 +18,8 @@ ROUTE_MODULES: tuple[str, ...] = (
     "opsnb.web.health",
     "opsnb.web.alerts",
     "opsnb.web.incidents",
+    "opsnb.web.oncall",
+    "opsnb.web.notify",
     "opsnb.web.runbooks",
     "opsnb.web.slos",
 )
