@@ -94,7 +94,12 @@ class Workbench:
         audit: Audit
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release what the services hold (pooled SSH connections, ...) and the database connections."""
+        for svc in list(self._services.values()):
+            closer = getattr(svc, "close", None)
+            if callable(closer):
+                closer()
+        self._services.clear()
         self.db.dispose()
 
     def __enter__(self) -> Workbench:
