@@ -299,7 +299,10 @@ class Lake:
                         cur.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * FROM {rel}')
                     else:
                         cur.register(name, SCHEMAS[name].empty_table())
-                result = cur.execute(sql, params) if params is not None else cur.execute(sql)
+                # A relation (not a DB-API result) converts to Arrow without an extra copy.
+                result = cur.sql(sql, params=params) if params is not None else cur.sql(sql)
+                if result is None:
+                    raise LakeError("lake queries must return rows (use SELECT)")
                 return fetch(result)
             except duckdb.IOException as exc:
                 # A segment vanished between listing and reading (compaction or retention).

@@ -179,3 +179,13 @@ def test_retention_deletes_whole_old_days(tmp_path: Path) -> None:
     assert lake.count("logs") == 6
     with pytest.raises(ValidationError, match="at least 1 day"):
         lake.retain("logs", days=0)
+
+
+def test_arrow_and_parameters(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write("logs", batch(1, 0, 20))
+    tbl = lake.arrow("SELECT Body FROM logs WHERE HttpStatus = ? ORDER BY Body", [500])
+    assert tbl.column("Body").to_pylist() == ["1:0", "1:10"]
+    assert lake.query("SELECT count(*) AS n FROM logs WHERE ServiceName = $s", {"s": "svc1"})["n"].iloc[0] == 20
+    with pytest.raises(LakeError, match="must return rows"):
+        lake.query("CREATE TABLE x AS SELECT 1")
