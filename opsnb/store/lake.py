@@ -301,8 +301,6 @@ class Lake:
                         cur.register(name, SCHEMAS[name].empty_table())
                 # A relation (not a DB-API result) converts to Arrow without an extra copy.
                 result = cur.sql(sql, params=params) if params is not None else cur.sql(sql)
-                if result is None:
-                    raise LakeError("lake queries must return rows (use SELECT)")
                 return fetch(result)
             except duckdb.IOException as exc:
                 # A segment vanished between listing and reading (compaction or retention).
