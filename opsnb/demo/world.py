@@ -44,6 +44,7 @@ class DemoDeploy:
     actor: str
     commit: str
     status: str = "succeeded"  # succeeded | failed | rolled_back
+    rollback_of: str | None = None  # id of the deploy this one rolls back
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Deployments: who shipped which version of which service where, per-environment versions, rollbacks."""

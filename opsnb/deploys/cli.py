@@ -1,0 +1,113 @@
+"""``opsnb deploys``: list deploys, show current versions, record deploys and rollbacks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from opsnb.cliutil import emit, format_option, pass_ops
+
+
+class UtcTime(click.ParamType):
+    """An ISO 8601 time; a time without zone is taken as UTC."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            t = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-20T14:00:00Z)", param, ctx)
+        return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+TIME = UtcTime()
+
+
+@click.group("deploys")
+def cli() -> None:
+    """Deployment records: who shipped which version where.
+
+    \b
+    Example:
+        opsnb deploys list --service checkout
+    """
+
+
+@cli.command("list")
+@click.option("--service", help="Only this service.")
+@click.option("--env", help="Only this environment.")
+@click.option("--since", type=TIME, help="Started at or after this time (ISO 8601, UTC if no zone).")
+@click.option("--until", type=TIME, help="Started before this time.")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=100, show_default=True)
+@format_option
+@pass_ops
+def list_cmd(ops: Any, service: str | None, env: str | None, since: datetime | None, until: datetime | None,
+             limit: int, fmt: str) -> None:
+    """List deploys, newest first.
+
+    \b
+    Example:
+        opsnb deploys list --service checkout --env prod --format json
+    """
+    df = ops.deploys.list(service=service, env=env, since=since, until=until, limit=limit)
+    emit(df, fmt, columns=["id", "service", "env", "version", "previous_version", "status", "started_at", "actor"])
+
+
+@cli.command("current")
+@click.option("--env", help="Only this environment.")
+@format_option
+@pass_ops
+def current_cmd(ops: Any, env: str | None, fmt: str) -> None:
+    """Show the version running now per service and environment.
+
+    \b
+    Example:
+        opsnb deploys current --env prod
+    """
+    emit(ops.deploys.current(env=env), fmt)
+
+
+@cli.command("record")
+@click.option("--service", required=True)
+@click.option("--version", "version", required=True)
+@click.option("--env", default="prod", show_default=True)
+@click.option("--commit")
+@click.option("--actor", help="Who deployed (default: you).")
+@click.option("--status", type=click.Choice(["running", "succeeded", "failed"]), default="succeeded",
+              show_default=True)
+@click.option("--started-at", type=TIME, help="Default now.")
+@click.option("--reason", default="")
+@format_option
+@pass_ops
+def record_cmd(ops: Any, service: str, version: str, env: str, commit: str | None, actor: str | None,
+               status: str, started_at: datetime | None, reason: str, fmt: str) -> None:
+    """Record a deploy (needs operator).
+
+    \b
+    Example:
+        opsnb deploys record --service checkout --version 2.15.0 --commit 3f9a2c1
+    """
+    dep = ops.deploys.create(service=service, version=version, env=env, commit=commit, actor=actor,
+                             status=status, started_at=started_at, reason=reason)
+    emit([dep], fmt)
+
+
+@cli.command("rollback")
+@click.argument("deploy_id")
+@click.option("--to-version", help="Version restored (default: the deploy's previous version).")
+@click.option("--reason", default="")
+@format_option
+@pass_ops
+def rollback_cmd(ops: Any, deploy_id: str, to_version: str | None, reason: str, fmt: str) -> None:
+    """Record that a deploy was rolled back (needs operator).
+
+    \b
+    Example:
+        opsnb deploys rollback DEP-42 --reason "5xx after release"
+    """
+    emit([ops.deploys.record_rollback(deploy_id, to_version=to_version, reason=reason)], fmt)

@@ -1,0 +1,1 @@
+"""Plotly figure builders shared by notebooks and dashboards (``opsnb.viz.figures``)."""

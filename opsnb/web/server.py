@@ -1,0 +1,243 @@
+"""Launching the one Jupyter server of ``opsnb up``: JupyterLab, Voila and the opsnb API.
+
+The server runs as a child process in its own session, so a Ctrl-C in the
+terminal reaches only ``opsnb up``, which then stops the child with SIGTERM
+(Jupyter's clean shutdown, kernels included) instead of Jupyter's interactive
+"Shutdown this server?" prompt. Jupyter's config, data and runtime directories
+live under ``<workspace>/.jupyter`` so nothing leaks into the user's home.
+
+This module is also a tiny server extension adding ``/dashboards/<name>``
+redirects to Voila's render URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opsnb.errors import Conflict, OpsnbError
+
+CULL_IDLE_SECONDS = 600  # a Voila page's kernel (~130 MB) goes this long after its tab closes
+
+
+class ServerError(OpsnbError):
+    """The Jupyter server did not start (fields: port, log)."""
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether ``host:port`` can be bound now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as servers bind: a closed connection's TIME_WAIT does not make the port busy, a listener does
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port the OS considers free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def jupyter_env(workspace: Path, base: dict[str, str] | None = None, token: str = "") -> dict[str, str]:
+    """The child's environment: hermetic Jupyter dirs under the workspace, the workspace, the token."""
+    env = dict(os.environ if base is None else base)
+    jdir = workspace / ".jupyter"
+    env.update({
+        "OPSNB_WORKSPACE": str(workspace),
+        "JUPYTER_CONFIG_DIR": str(jdir / "config"),
+        "JUPYTER_DATA_DIR": str(jdir / "data"),
+        "JUPYTER_RUNTIME_DIR": str(jdir / "runtime"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    })
+    if token:
+        env["JUPYTER_TOKEN"] = token  # not on the command line, where `ps` would show it
+    return env
+
+
+def write_config(workspace: Path, *, cull_idle: int = CULL_IDLE_SECONDS) -> Path:
+    """Write the server config under ``<workspace>/.jupyter/config`` and return its path."""
+    cfg_dir = workspace / ".jupyter" / "config"
+    cfg_dir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "ServerApp": {
+            "jpserver_extensions": {"opsnb.web": True, "opsnb.web.server": True, "voila.server_extension": True},
+        },
+        "MappingKernelManager": {"cull_idle_timeout": cull_idle, "cull_interval": 60},
+        # no calls to the internet from the Lab UI
+        "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
+    }
+    path = cfg_dir / "jupyter_server_config.json"
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+def server_argv(*, port: int, root_dir: Path, allow_root: bool | None = None) -> list[str]:
+    """The command line of the Jupyter server child."""
+    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root_dir}"]
+    if allow_root if allow_root is not None else (hasattr(os, "getuid") and os.getuid() == 0):
+        argv.append("--allow-root")
+    return argv
+
+
+@dataclass
+class Server:
+    """A running ``opsnb up`` server (the Jupyter child process)."""
+
+    port: int
+    token: str
+    root_dir: Path
+    dashboards_dir: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def urls(self) -> dict[str, str]:
+        """The URLs a person opens: Lab (with the token), dashboards, API health."""
+        dash = self.dashboards_dir.strip("/")
+        return {
+            "lab": f"{self.base}/lab?token={self.token}",
+            "dashboards": f"{self.base}/voila/tree/{dash}?token={self.token}",
+            "overview": f"{self.base}/voila/render/{dash}/overview.ipynb?token={self.token}",
+            "health": f"{self.base}/opsnb/api/v1/health",
+        }
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Block until the API answers; raise :class:`ServerError` (with the log tail) if it never does."""
+        deadline = time.monotonic() + timeout
+        url = self.urls()["health"]
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerError(f"the Jupyter server exited with status {self.process.returncode}:\n"
+                                  f"{self.log_tail()}", port=self.port, log=str(self.log_path))
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback URL we built)
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.25)
+        raise ServerError(f"the Jupyter server did not answer {url} within {timeout:.0f} s:\n{self.log_tail()}",
+                          port=self.port, log=str(self.log_path))
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """Stop background jobs and the server (SIGTERM, then SIGKILL after ``timeout``). Returns its status."""
+        for stop in reversed(self.stoppers):
+            with contextlib.suppress(Exception):  # stopping goes on whatever one part does
+                stop()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return int(self.process.returncode or 0)
+
+
+def start(workspace: Path, *, port: int, root_dir: Path, dashboards_dir: str = "dashboards",
+          token: str | None = None, cull_idle: int = CULL_IDLE_SECONDS) -> Server:
+    """Start the Jupyter server child (not yet ready: call :meth:`Server.wait_ready`).
+
+    Raises:
+        Conflict: ``port`` is taken.
+    """
+    if not port_free(port):
+        raise Conflict(f"port {port} on 127.0.0.1 is in use; pick another with --port", kind="port", key=port)
+    token = token or secrets.token_hex(24)
+    write_config(workspace, cull_idle=cull_idle)
+    log_path = workspace / ".jupyter" / "server.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed when we return
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            server_argv(port=port, root_dir=root_dir), cwd=root_dir, env=jupyter_env(workspace, token=token),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        log.close()
+    return Server(port=port, token=token, root_dir=root_dir, dashboards_dir=dashboards_dir, process=proc,
+                  log_path=log_path)
+
+
+def serve_forever(server: Server, *, echo: Callable[[str], None] = print) -> int:
+    """Wait until SIGINT/SIGTERM or the child's own exit, then stop everything. Returns an exit status."""
+    stopping = {"signal": 0}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stopping["signal"] = signum
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stopping["signal"] and server.process.poll() is None:
+            time.sleep(0.2)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if stopping["signal"]:
+        echo(f"stopping ({signal.Signals(stopping['signal']).name})...")
+        server.stop()
+        echo("stopped")
+        return 0
+    server.stop()
+    echo(f"the Jupyter server exited with status {server.process.returncode}:\n{server.log_tail()}")
+    return 1
+
+
+# ------------------------------------------------------------ server extension
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "opsnb.web.server"}]
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    """Add ``/dashboards`` (Voila's listing) and ``/dashboards/<name>`` (render) as short URLs."""
+    from jupyter_server.utils import url_path_join
+    from tornado import web
+
+    from opsnb.config import Settings
+
+    dash = str(Settings.load().dashboards_dir).strip("/") or "dashboards"
+    base = serverapp.web_app.settings["base_url"]
+
+    class DashboardRedirect(web.RequestHandler):
+        def get(self, name: str = "") -> None:
+            query = f"?{self.request.query}" if self.request.query else ""
+            name = name.strip("/")
+            if not name:
+                self.redirect(url_path_join(base, "voila/tree", dash) + query)
+            else:
+                if not name.endswith(".ipynb"):
+                    name += ".ipynb"
+                self.redirect(url_path_join(base, "voila/render", dash, name) + query)
+
+    serverapp.web_app.add_handlers(".*$", [
+        (url_path_join(base, "dashboards/?"), DashboardRedirect),
+        (url_path_join(base, r"dashboards/([\w.-]+)"), DashboardRedirect),
+    ])
