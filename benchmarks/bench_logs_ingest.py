@@ -1,0 +1,101 @@
+"""Log ingest throughput into the lake, per format, each in a fresh process (peak memory is its own).
+
+Figures: events/s for JSON lines, logfmt, RFC 5424 syslog and nginx combined access logs,
+and the peak resident memory of the ingesting process (``ru_maxrss``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+SERVICES = ["frontend", "checkout", "payments", "catalog", "search", "auth"]
+ROUTES = ["/api/cart", "/api/checkout", "/api/products/{id}", "/api/search", "/login"]
+LEVELS = ["info"] * 8 + ["warn", "error"]
+
+CHILD = r"""
+import json, resource, sys, time
+import opsnb
+ops = opsnb.connect(sys.argv[1])
+ops.access.grant(ops.user, "admin")
+t0 = time.perf_counter()
+s = ops.logs.ingest(sys.argv[2], format=sys.argv[3])
+dt = time.perf_counter() - t0
+print(json.dumps({"read": s.read, "stored": s.stored, "quarantined": s.quarantined, "seconds": dt,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _lines(fmt: str, n: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    t0 = datetime.now(UTC) - timedelta(hours=2)
+    out = []
+    for i in range(n):
+        t = t0 + timedelta(microseconds=i * 7000)
+        svc = SERVICES[i % 6]
+        lvl = LEVELS[rng.randrange(10)]
+        route = ROUTES[i % 5]
+        status = 500 if lvl == "error" else 200
+        dur = round(rng.random() * 300, 3)
+        tid = f"{rng.getrandbits(128):032x}"
+        if fmt == "jsonl":
+            out.append(json.dumps({"ts": t.isoformat().replace("+00:00", "Z"), "level": lvl, "service": svc,
+                                   "msg": f"handled {route} for user {i % 991} in {dur} ms", "trace_id": tid,
+                                   "method": "GET", "route": route, "status": status, "duration_ms": dur,
+                                   "user": f"u{i % 991}", "region": "eu-west-1"}))
+        elif fmt == "logfmt":
+            out.append(f'ts={t.isoformat().replace("+00:00", "Z")} level={lvl} service={svc} '
+                       f'msg="handled {route} for user {i % 991}" trace_id={tid} method=GET route={route} '
+                       f"status={status} duration={dur}ms user=u{i % 991}")
+        elif fmt == "syslog5424":
+            out.append(f"<{8 + (3 if lvl == 'error' else 6)}>1 {t.isoformat().replace('+00:00', 'Z')} "
+                       f"web-{i % 8} {svc} {1000 + i % 50} - - handled {route} for user {i % 991} in {dur} ms")
+        elif fmt == "access":
+            out.append(f'10.0.{i % 256}.{i % 199} - - [{t:%d/%b/%Y:%H:%M:%S} +0000] "GET {route}?q={i % 97} '
+                       f'HTTP/1.1" {status} {i % 5000} "-" "Mozilla/5.0 (X11; Linux x86_64)" {dur / 1000:.3f}')
+    return out
+
+
+def _write(path: Path, fmt: str, n: int) -> int:
+    block = _lines(fmt, min(n, 200_000))
+    with open(path, "w") as f:
+        written = 0
+        while written < n:
+            take = block[: n - written]
+            f.write("\n".join(take) + "\n")
+            written += len(take)
+    return path.stat().st_size
+
+
+def run(quick: bool) -> list[tuple[str, float, str]]:
+    n = 200_000 if quick else 2_000_000
+    rows: list[tuple[str, float, str]] = []
+    with tempfile.TemporaryDirectory(prefix="opsnb-bench-ingest-") as tmp:
+        for fmt in ("jsonl", "logfmt", "syslog5424", "access"):
+            path = Path(tmp) / f"in.{fmt}"
+            size = _write(path, fmt, n)
+            ws = Path(tmp) / f"ws-{fmt}"
+            env = {**os.environ, "OPSNB_USER": "bench"}
+            out = subprocess.run([sys.executable, "-c", CHILD, str(ws), str(path), fmt], capture_output=True,
+                                 text=True, env=env, timeout=3600)
+            if out.returncode != 0:
+                raise RuntimeError(f"{fmt} ingest failed: {out.stderr[-2000:]}")
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            if r["stored"] != n:
+                raise RuntimeError(f"{fmt}: stored {r['stored']} of {n} ({r['quarantined']} quarantined)")
+            rows.append((f"{fmt} ingest ({n:,} events, {size / n:.0f} B/event)", r["read"] / r["seconds"],
+                         "events/s"))
+            rows.append((f"{fmt} ingest peak memory", r["rss_mb"], "MB"))
+            path.unlink()
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run(quick="--quick" in sys.argv):
+        print(row)

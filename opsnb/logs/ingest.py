@@ -1,0 +1,789 @@
+"""Ingest: sources to lake batches, bad lines to the quarantine, one summary.
+
+The pipeline per source: detect (or take) the format from the first MiB, cut
+the stream into 16 MiB chunks of whole lines (:mod:`opsnb.logs.reader`), find
+the lines that cannot be text (invalid UTF-8, NUL bytes, over-long) with one
+check per chunk, and hand the rest to one vectorised parse per chunk:
+``pyarrow.json`` for JSON lines (a chunk that does not parse as a whole is cut
+in halves until the bad lines are alone, and those are read one by one), and
+DuckDB SQL with RE2 regular expressions for text formats (:mod:`opsnb.logs.formats`).
+Good rows collect into Arrow batches written to the lake when they pass
+``batch_rows``; bad ones go to the ``quarantine`` table with their reason and raw
+bytes. Nothing is dropped silently: every line is stored, quarantined, or
+counted as blank.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from opsnb.errors import ValidationError
+from opsnb.logs import formats as F
+from opsnb.logs import otlp
+from opsnb.logs.arrowmaps import build_map, const_map
+from opsnb.logs.reader import HEAD_BYTES, LineReader, expand, open_source, read_head
+from opsnb.store.lake import SCHEMAS
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+    from opsnb.store.lake import Lake
+
+SLOW_PIECE = 64  # JSON pieces this small are read line by line when pyarrow refuses them
+
+
+# ------------------------------------------------------------------- summary
+@dataclass
+class SourceResult:
+    """What happened to one source."""
+
+    source: str
+    format: str | None = None
+    lines: int = 0  # physical lines read
+    events: int = 0  # entries seen (multi-line entries count once)
+    stored: int = 0
+    spans: int = 0
+    quarantined: int = 0
+    blank: int = 0
+    bytes: int = 0
+    error: str | None = None  # the source stopped early or could not be read
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "format": self.format, "lines": self.lines, "events": self.events,
+                "stored": self.stored, "spans": self.spans, "quarantined": self.quarantined,
+                "blank": self.blank, "bytes": self.bytes, "error": self.error,
+                "reasons": dict(self.reasons.most_common(10))}
+
+
+@dataclass
+class IngestSummary:
+    """The result of one ingest: per source, totals, and the rate."""
+
+    sources: list[SourceResult]
+    seconds: float
+    peak_rss_mb: float | None = None
+
+    @property
+    def read(self) -> int:
+        return sum(s.events for s in self.sources)
+
+    @property
+    def stored(self) -> int:
+        return sum(s.stored for s in self.sources)
+
+    @property
+    def spans(self) -> int:
+        return sum(s.spans for s in self.sources)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(s.quarantined for s in self.sources)
+
+    @property
+    def rate(self) -> float:
+        """Events read per second."""
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Something was stored (the CLI exits non-zero otherwise)."""
+        return self.stored + self.spans > 0
+
+    @property
+    def reasons(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for s in self.sources:
+            total.update(s.reasons)
+        return total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"read": self.read, "stored": self.stored, "spans": self.spans,
+                "quarantined": self.quarantined, "seconds": round(self.seconds, 3),
+                "rate": round(self.rate, 1), "ok": self.ok,
+                "reasons": dict(self.reasons.most_common(10)),
+                "sources": [s.as_dict() for s in self.sources]}
+
+    def table(self) -> pd.DataFrame:
+        """One row per source."""
+        import pandas as pd
+
+        rows = [s.as_dict() for s in self.sources]
+        for r in rows:
+            r["reasons"] = "; ".join(f"{k} ({v})" for k, v in r["reasons"].items())
+        return pd.DataFrame(rows)
+
+    def __str__(self) -> str:
+        return (f"read {self.read:,} events in {self.seconds:.2f}s ({self.rate:,.0f}/s): "
+                f"stored {self.stored:,}" + (f", spans {self.spans:,}" if self.spans else "")
+                + f", quarantined {self.quarantined:,}")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = f"<b>ingest</b>: {html.escape(str(self))}"
+        return head + self.table().to_html(index=False)
+
+
+# ------------------------------------------------------------------ ingestor
+def _reason_key(reason: str) -> str:
+    """Reasons grouped for the summary (without the per-line details)."""
+    import re
+
+    return re.sub(r"\d[\d,.]*", "N", reason.split(":")[0])[:80]
+
+
+class Ingestor:
+    """Parses sources and writes lake batches. One per ingest call (it owns a DuckDB connection).
+
+    Args:
+        lake: Where rows go.
+        batch_rows: Good rows collected before one lake write.
+        chunk_bytes: Bytes per parse.
+        max_line_bytes: Longer lines are quarantined (first 64 KiB kept).
+        invalid_utf8: ``quarantine`` lines that are not UTF-8, or ``replace`` the bad bytes
+            (the row gets ``LogAttributes['opsnb.invalid_utf8']``).
+        progress: Called with the number of bytes read from disk since the last call.
+    """
+
+    def __init__(self, lake: Lake, *, batch_rows: int = 250_000, chunk_bytes: int = 16 << 20,
+                 max_line_bytes: int = 1 << 20, invalid_utf8: str = "quarantine",
+                 progress: Callable[[int], None] | None = None) -> None:
+        import duckdb
+
+        if invalid_utf8 not in ("quarantine", "replace"):
+            raise ValidationError(f"invalid_utf8 must be 'quarantine' or 'replace', got {invalid_utf8!r}",
+                                  field="invalid_utf8")
+        self.lake = lake
+        self.batch_rows = batch_rows
+        self.chunk_bytes = chunk_bytes
+        self.max_line_bytes = max_line_bytes
+        self.invalid_utf8 = invalid_utf8
+        self.progress = progress
+        self.con: duckdb.DuckDBPyConnection = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(F.MACROS + F.YEAR_MACRO)
+        self._good: list[pa.Table] = []
+        self._good_rows = 0
+        self._quarantine: list[dict[str, Any]] = []
+        self._spans: list[pa.Table] = []
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsnb-lake-writer")
+        self._pending: Future[Any] | None = None
+
+    def close(self) -> None:
+        """Write what is left and wait for the writer; the connection is closed even on error."""
+        try:
+            self.flush()
+            self._wait()
+        finally:
+            self.con.close()
+            self._pool.shutdown(wait=True)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # a failed write raises here, in the caller's thread
+
+    # ------------------------------------------------------------- writing
+    def _add_good(self, tbl: pa.Table) -> None:
+        if tbl.num_rows:
+            self._good.append(tbl)
+            self._good_rows += tbl.num_rows
+            if self._good_rows >= self.batch_rows:
+                self.flush()
+
+    def _bad(self, res: SourceResult, line: int, fmt: str | None, reason: str, raw: bytes) -> None:
+        res.quarantined += 1
+        res.reasons[_reason_key(reason)] += 1
+        self._quarantine.append({"Source": res.source, "Line": line, "Format": fmt, "Reason": reason,
+                                 "Raw": raw})
+
+    def sync(self) -> None:
+        """Write what is collected and wait until it is in the lake."""
+        self.flush()
+        self._wait()
+
+    def flush(self) -> None:
+        """Write what is collected (one segment per day touched).
+
+        The ``logs`` batch is written by a background thread while the next chunk is parsed
+        (Parquet encoding releases the GIL); at most one write is pending, which bounds memory.
+        """
+        if self._good:
+            tbl = pa.concat_tables(self._good, promote_options="permissive")
+            self._good, self._good_rows = [], 0
+            self._wait()
+            self._pending = self._pool.submit(self.lake.write, "logs", tbl)
+        if self._spans:
+            self.lake.write("spans", pa.concat_tables(self._spans))
+            self._spans = []
+        if self._quarantine:
+            now = datetime.now(UTC)
+            q = self._quarantine
+            self._quarantine = []
+            self.lake.write("quarantine", pa.table({
+                "Timestamp": pa.array([now] * len(q), pa.timestamp("us", tz="UTC")),
+                "Source": pa.array([r["Source"] for r in q], pa.string()),
+                "Line": pa.array([r["Line"] for r in q], pa.int64()),
+                "Format": pa.array([r["Format"] for r in q], pa.string()),
+                "Reason": pa.array([r["Reason"] for r in q], pa.string()),
+                "Raw": pa.array([r["Raw"] for r in q], pa.binary()),
+            }))
+
+    # ------------------------------------------------------------- sources
+    def ingest_paths(self, paths: Iterable[str], opts: F.ParseOptions) -> list[SourceResult]:
+        """Ingest files, globs, directories and ``-`` (stdin)."""
+        found, missing = expand(list(paths))
+        results = [SourceResult(source=m.split(":")[0], error=m) for m in missing]
+        for path in found:
+            results.append(self.ingest_path(path, opts))
+        return results
+
+    def ingest_path(self, path: str, opts: F.ParseOptions) -> SourceResult:
+        """Ingest one file (gzip or not) or ``-``."""
+        res = SourceResult(source=path)
+        try:
+            stream, _size = open_source(path, self.progress)
+        except OSError as exc:
+            res.error = f"cannot open {path}: {exc.strerror or exc}"
+            return res
+        with stream:
+            o = opts if opts.source != "-" or path == "-" else _replace(opts, source=path)
+            self.ingest_stream(stream, o, res)
+        return res
+
+    def ingest_bytes(self, data: bytes, opts: F.ParseOptions) -> SourceResult:
+        """Ingest bytes already in memory (remote command output, tests)."""
+        res = SourceResult(source=opts.source)
+        return self.ingest_bytes_into(data, opts, res)
+
+    def ingest_bytes_into(self, data: bytes, opts: F.ParseOptions, res: SourceResult,
+                          first_line: int = 1) -> SourceResult:
+        """Ingest bytes into an existing result (``first_line``: number of the first line, for tails)."""
+        import io
+
+        stream = io.BufferedReader(io.BytesIO(data))
+        return self.ingest_stream(stream, opts, res, first_line=first_line)
+
+    def ingest_stream(self, stream: Any, opts: F.ParseOptions, res: SourceResult,
+                      first_line: int = 1) -> SourceResult:
+        """Detect the format (unless forced) and ingest a binary stream into ``res``."""
+        head, head_error = read_head(stream, 1 << 20)
+        fmt = opts.format
+        if fmt is None:
+            det = F.detect(head, opts.header_regex)
+            fmt = det.format
+            if fmt is None:
+                res.error = f"unknown format: {det.reason}" + (f" ({head_error})" if head_error else "")
+                res.lines = head.count(b"\n") + (1 if head and not head.endswith(b"\n") else 0)
+                res.events = res.lines
+                self._bad(res, 0, None, res.error, head[:65_536])
+                res.bytes = len(head)
+                # Count the rest of the stream so the summary says how much was refused.
+                for block in iter(lambda: _safe_read(stream), b""):
+                    res.bytes += len(block)
+                return res
+        res.format = fmt
+        if fmt == "otlp":
+            if head_error:
+                res.error = head_error
+                return self._ingest_otlp(head, opts, res)
+            return self._ingest_otlp(head + _read_all(stream, res), opts, res)
+        reader = LineReader(stream, chunk_bytes=self.chunk_bytes, max_line_bytes=self.max_line_bytes,
+                            prefix=head, first_line=first_line, error=head_error)
+        observed = datetime.now(UTC)
+        json_schema = _json_explicit_schema(head) if fmt in ("jsonl", "journald") else None
+        resource = {"log.file.path": opts.source, "opsnb.format": fmt, **opts.resource}
+        held = b""
+        held_line = first_line
+        for chunk in reader.chunks():
+            for long in chunk.long:
+                res.lines += 1
+                res.events += 1
+                why = (f"line of {long.size:,} bytes is longer than the limit of {self.max_line_bytes:,} "
+                       f"bytes (Raw keeps the first {len(long.head):,})")
+                if long.truncated:
+                    why += "; the stream broke inside it"
+                self._bad(res, long.line, fmt, why, long.head)
+            data, first = chunk.data, chunk.first_line
+            if held:
+                data, first = held + data, held_line
+                held = b""
+            if not data:
+                continue
+            if fmt in F.MULTILINE and not chunk.final:
+                # Hold back the last entry: its continuation lines may be in the next chunk.
+                cut = self._last_entry_start(data, fmt, opts)
+                if 0 < cut < len(data) and len(data) - cut <= self.max_line_bytes:
+                    held, held_line = data[cut:], first + data.count(b"\n", 0, cut)
+                    data = data[:cut]
+            self._chunk(data, first, fmt, opts, res, observed, resource, json_schema,
+                        damaged_tail=chunk.tail_damaged)
+        res.bytes = reader.bytes_read + len(head)
+        if reader.error:
+            res.error = reader.error
+        return res
+
+    # ------------------------------------------------------------- chunks
+    def _last_entry_start(self, data: bytes, fmt: str, opts: F.ParseOptions) -> int:
+        """Byte offset of the last line of ``data`` that starts an entry (0 when none)."""
+        import re
+
+        pattern = F.header_pattern(fmt, opts.header_regex) or "^"
+        pat = re.compile(pattern.encode(), re.M)
+        # Scan only the tail first: the last entry is usually short.
+        for span in (1 << 16, 1 << 20, len(data)):
+            start = max(0, len(data) - span)
+            nl = data.rfind(b"\n", 0, start) + 1 if start else 0
+            last = -1
+            for m in pat.finditer(data, nl):
+                last = m.start()
+            if last >= 0:
+                return last
+        return 0
+
+    def _chunk(self, data: bytes, first: int, fmt: str, opts: F.ParseOptions, res: SourceResult,
+               observed: datetime, resource: dict[str, str], json_schema: pa.Schema | None,
+               damaged_tail: bool = False) -> None:
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        arr = np.frombuffer(data, dtype=np.uint8)
+        ends = np.flatnonzero(arr == 10)
+        n = len(ends)
+        starts = np.empty(n, dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        # drop a trailing \r (CRLF files)
+        if n and (arr[ends - 1] == 13).any():
+            cr = np.zeros(n, dtype=bool)
+            nz = ends > starts
+            cr[nz] = arr[ends[nz] - 1] == 13
+            ends = ends - cr
+        lengths = ends - starts
+        res.lines += n
+        keep = np.ones(n, dtype=bool)
+        blank = lengths == 0
+        for i in np.flatnonzero(lengths <= 4):
+            if not data[starts[i]:ends[i]].strip():
+                blank[i] = True
+        res.blank += int(blank.sum())
+        keep &= ~blank
+        replaced: set[int] = set()
+        for i in np.flatnonzero(lengths > self.max_line_bytes):
+            keep[i] = False
+            res.events += 1
+            self._bad(res, first + int(i), fmt,
+                      f"line of {int(lengths[i]):,} bytes is longer than the limit of {self.max_line_bytes:,} "
+                      f"bytes (Raw keeps the first {HEAD_BYTES:,})", data[starts[i]:starts[i] + HEAD_BYTES])
+        if damaged_tail and n and keep[n - 1]:
+            keep[n - 1] = False
+            res.events += 1
+            self._bad(res, first + n - 1, fmt, "truncated input: the last line was cut short",
+                      data[starts[n - 1]:ends[n - 1]])
+        # Text checks once per chunk; line by line only when the chunk fails them.
+        bad_text = False
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            bad_text = True
+        if bad_text or b"\x00" in data:
+            for i in np.flatnonzero(keep):
+                raw = data[starts[i]:ends[i]]
+                why = None
+                if b"\x00" in raw:
+                    why = "binary data: NUL bytes in the line"
+                else:
+                    try:
+                        raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        if self.invalid_utf8 == "replace":
+                            replaced.add(int(i))
+                        else:
+                            why = f"invalid UTF-8 at byte {exc.start} of the line"
+                if why:
+                    keep[i] = False
+                    res.events += 1
+                    self._bad(res, first + int(i), fmt, why, raw)
+            if replaced:
+                data = _replace_invalid(data, starts, ends, replaced)
+                arr = np.frombuffer(data, dtype=np.uint8)
+                # Offsets moved: recompute from the new buffer (same number of lines).
+                ends = np.flatnonzero(arr == 10)
+                starts[1:] = ends[:-1] + 1
+                if (arr[ends - 1] == 13).any():
+                    nz = ends > starts
+                    cr = np.zeros(n, dtype=bool)
+                    cr[nz] = arr[ends[nz] - 1] == 13
+                    ends = ends - cr
+        idx = np.flatnonzero(keep)
+        if not len(idx):
+            return
+        if fmt in ("jsonl", "journald"):
+            tables, bad = self._json(data, starts, ends, idx, fmt == "journald", json_schema)
+            res.events += len(idx)
+            jd = fmt == "journald"
+            for t in tables:
+                numeric = {f.name for f in t.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)}
+                inner = F.json_inner_sql(t.column_names, journald=jd, numeric=numeric)
+                self._normalise(t, inner, "J", fmt, opts, res,
+                                observed, resource, data, starts, ends, first, replaced,
+                                json_attrs=F.json_attr_columns(t.column_names, journald=jd))
+            for j, reason in bad:
+                self._bad(res, first + j, fmt, reason, data[starts[j]:ends[j]])
+            return
+        lines = self._lines(data, starts, ends, idx)
+        joined: dict[int, bytes] = {}
+        if fmt in F.MULTILINE:
+            lines, joined = self._join_multiline(lines, fmt, opts, res, first, data, starts, ends)
+        res.events += lines.num_rows
+        if fmt == "logfmt":
+            lines = self._logfmt_pairs(lines)
+            present = set(pc.unique(pc.list_flatten(lines.column("k"))).to_pylist())
+            inner = F.logfmt_inner_sql(present)
+        else:
+            inner = F.inner_sql(fmt, opts.header_regex)
+        self._normalise(lines, inner, "L", fmt, opts, res, observed, resource, data, starts, ends, first,
+                        replaced, joined)
+
+    def _logfmt_pairs(self, lines: pa.Table) -> pa.Table:
+        """Add per-line key and value lists: one RE2 scan in DuckDB, the splitting with Arrow kernels."""
+        self.con.register("L", lines)
+        try:
+            pairs = self.con.sql(f"SELECT regexp_extract_all(line, {F.sql_str(F.LOGFMT_PAIR)}) AS p FROM L"
+                                 ).to_arrow_table().column("p").combine_chunks()
+        finally:
+            self.con.unregister("L")
+        kv = pc.split_pattern(pairs.flatten(), "=", max_splits=1)
+        k = pc.list_element(kv, 0)
+        v = pc.list_element(kv, 1)
+        unq = pc.replace_substring(pc.replace_substring(pc.utf8_slice_codeunits(v, 1, -1), '\\"', '"'),
+                                   "\\\\", "\\")
+        v = pc.if_else(pc.starts_with(v, '"'), unq, v)
+        v = pc.if_else(pc.equal(v, ""), pa.scalar(None, pa.string()), v)
+        offsets = pairs.offsets
+        return lines.append_column("k", pa.ListArray.from_arrays(offsets, k)).append_column(
+            "v", pa.ListArray.from_arrays(offsets, v))
+
+    @staticmethod
+    def _lines(data: bytes, starts: np.ndarray, ends: np.ndarray, idx: np.ndarray) -> pa.Table:
+        """An Arrow table ``(_i, line)`` of the lines at ``idx`` (no copy of the text when all are kept)."""
+        n = len(starts)
+        offsets = np.empty(n + 1, dtype=np.int64)
+        offsets[:-1] = starts
+        offsets[-1] = len(data)
+        # Each string spans its line and its newline; the trim removes the newline (and a CR).
+        full = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+        ii = pa.array(np.arange(n, dtype=np.int64))
+        if len(idx) != n:
+            full, ii = full.take(pa.array(idx)), ii.take(pa.array(idx))
+        return pa.table({"_i": ii, "line": pc.utf8_rtrim(full, characters="\r\n")})
+
+    def _join_multiline(self, lines: pa.Table, fmt: str, opts: F.ParseOptions, res: SourceResult,
+                        first: int, data: bytes, starts: np.ndarray,
+                        ends: np.ndarray) -> tuple[pa.Table, dict[int, bytes]]:
+        """Join continuation lines to the entry they follow; lines before any entry are quarantined."""
+        hdr = F.header_sql(fmt, opts.header_regex)
+        self.con.register("L", lines)
+        try:
+            is_hdr = self.con.sql(f"SELECT {hdr} AS h FROM L").to_arrow_table().column("h").to_numpy(
+                zero_copy_only=False)
+        finally:
+            self.con.unregister("L")
+        if is_hdr.all():
+            return lines, {}
+        group = np.cumsum(is_hdr)
+        orphans = np.flatnonzero(group == 0)
+        ii = lines.column("_i").to_numpy()
+        for k in orphans:
+            i = int(ii[k])
+            res.events += 1
+            self._bad(res, first + i, fmt, "continuation line without an entry before it",
+                      data[starts[i]:ends[i]])
+        keep = group > 0
+        sub = lines.filter(pa.array(keep))
+        self.con.register("L0", sub.append_column("_g", pa.array(group[keep])))
+        try:
+            out = self.con.sql("SELECT min(_i) AS _i, string_agg(line, chr(10) ORDER BY _i) AS line, "
+                               "count(*) AS _n FROM L0 GROUP BY _g ORDER BY 1").to_arrow_table()
+        finally:
+            self.con.unregister("L0")
+        multi = pc.greater(out.column("_n"), 1)
+        joined = {int(i): s.encode() for i, s in zip(
+            out.column("_i").filter(multi).to_pylist(), out.column("line").filter(multi).to_pylist(),
+            strict=True)}
+        return out.select(["_i", "line"]), joined
+
+    def _normalise(self, tbl: pa.Table, inner: str, name: str, fmt: str, opts: F.ParseOptions,
+                   res: SourceResult, observed: datetime, resource: dict[str, str], data: bytes,
+                   starts: np.ndarray, ends: np.ndarray, first: int, replaced: set[int],
+                   joined: dict[int, bytes] | None = None, json_attrs: list[str] | None = None) -> None:
+        sql = F.normalise_sql(inner, opts, fmt, observed)
+        self.con.register(name, tbl)
+        try:
+            out = self.con.sql(sql).to_arrow_table()
+        finally:
+            self.con.unregister(name)
+        n = out.num_rows
+        # Attributes: loose columns and lists become one map column, built with Arrow.
+        static: list[tuple[str, Any]] = []
+        if json_attrs is not None:
+            if not out.column("_i").equals(tbl.column("_i")):
+                raise AssertionError("row order changed in the normalising query")
+            static = [(c, tbl.column(c)) for c in json_attrs]
+        else:
+            static = [(c[2:], out.column(c)) for c in out.column_names if c.startswith("a.")]
+        static.append(("opsnb.ts_assumed", out.column("_assumed")))
+        dynamic = (out.column("_ak"), out.column("_av")) if "_ak" in out.column_names else None
+        log_attrs = build_map(n, static, dynamic)
+        fixed = [f.name for f in SCHEMAS["logs"] if f.name not in ("ResourceAttributes", "LogAttributes")]
+        good = pa.table([*(out.column(c) for c in fixed), const_map(n, resource), log_attrs],
+                        names=[*fixed, "ResourceAttributes", "LogAttributes"])
+        err = out.column("_err")
+        ii = out.column("_i")
+        if err.null_count < n:  # some rows failed
+            is_bad = pc.is_valid(err)
+            for i, why in zip(ii.filter(is_bad).to_pylist(), err.filter(is_bad).to_pylist(), strict=True):
+                raw = (joined or {}).get(i) or data[starts[i]:ends[i]]
+                self._bad(res, first + i, fmt, why, raw)
+            keep = pc.invert(is_bad)
+            good, ii = good.filter(keep), ii.filter(keep)
+        if replaced:
+            flag = pc.is_in(ii, pa.array(sorted(replaced), pa.int64()))
+            if pc.any(flag).as_py():
+                good = _flag_rows(good, flag, "opsnb.invalid_utf8", "replaced")
+        res.stored += good.num_rows
+        self._add_good(good.cast(SCHEMAS["logs"]))
+
+    # ------------------------------------------------------------- JSON
+    def _json(self, data: bytes, starts: np.ndarray, ends: np.ndarray, idx: np.ndarray, journald: bool,
+              schema: pa.Schema | None) -> tuple[list[pa.Table], list[tuple[int, str]]]:
+        """Parse JSON lines at ``idx``: pyarrow for whole pieces, Python for the pieces it refuses."""
+        import pyarrow.json as pj
+
+        block = max(4 << 20, 2 * self.max_line_bytes + 2)
+        read_opts = pj.ReadOptions(block_size=block, use_threads=True)
+        parse_opts = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer",
+                                     newlines_in_values=False)
+        tables: list[pa.Table] = []
+        bad: list[tuple[int, str]] = []
+        contiguous = bool(len(idx) == len(starts))
+        stack = [(0, len(idx))]
+        while stack:
+            lo, hi = stack.pop()
+            sel = idx[lo:hi]
+            if contiguous and lo == 0 and hi == len(idx):
+                buf = data
+            else:
+                buf = b"\n".join(data[starts[i]:ends[i]] for i in sel) + b"\n"
+            try:
+                t = pj.read_json(pa.BufferReader(buf), read_options=read_opts, parse_options=parse_opts)
+                if t.num_rows != len(sel):
+                    raise pa.ArrowInvalid("row count differs from line count")
+                t = _flatten(t)
+                if journald and _has_list(t, "MESSAGE"):
+                    raise pa.ArrowInvalid("journald MESSAGE as bytes")
+                tables.append(_with_index(t, sel))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                if hi - lo <= SLOW_PIECE:
+                    t, b = _json_slow(data, starts, ends, sel)
+                    if t is not None:
+                        tables.append(t)
+                    bad.extend(b)
+                else:
+                    mid = (lo + hi) // 2
+                    stack.append((mid, hi))
+                    stack.append((lo, mid))
+        return tables, bad
+
+    # ------------------------------------------------------------- OTLP
+    def _ingest_otlp(self, data: bytes, opts: F.ParseOptions, res: SourceResult) -> SourceResult:
+        observed = datetime.now(UTC)
+        res.bytes = len(data)
+        res.lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        for line, doc, err in otlp.documents(data):
+            if err:
+                res.events += 1
+                self._bad(res, line, "otlp", err, b"")
+                continue
+            rows = otlp.parse_document(doc, observed, int(opts.max_future_s * 1e9))
+            for r in rows.logs:
+                if opts.service and r["ServiceName"] == "unknown_service":
+                    r["ServiceName"] = opts.service
+                r["ResourceAttributes"] = {**r["ResourceAttributes"], "log.file.path": opts.source,
+                                           "opsnb.format": "otlp"}
+            res.events += len(rows.logs) + len(rows.spans) + len(rows.bad)
+            for reason, raw in rows.bad:
+                self._bad(res, line, "otlp", reason, raw.encode()[:65_536])
+            if rows.logs:
+                res.stored += len(rows.logs)
+                self._add_good(otlp.logs_table(rows.logs))
+            if rows.spans:
+                res.spans += len(rows.spans)
+                self._spans.append(otlp.spans_table(rows.spans))
+        return res
+
+
+# ------------------------------------------------------------------ helpers
+def _replace(opts: F.ParseOptions, **kw: Any) -> F.ParseOptions:
+    from dataclasses import replace
+
+    return replace(opts, **kw)
+
+
+def _safe_read(stream: Any) -> bytes:
+    try:
+        return stream.read(16 << 20) or b""
+    except (EOFError, OSError):
+        return b""
+
+
+def _read_all(stream: Any, res: SourceResult, limit: int = 1 << 30) -> bytes:
+    out = bytearray()
+    while True:
+        try:
+            block = stream.read(16 << 20)
+        except (EOFError, OSError) as exc:
+            res.error = f"damaged input: {exc}"
+            break
+        if not block:
+            break
+        out += block
+        if len(out) > limit:
+            raise ValidationError(f"{res.source}: OTLP/JSON input over {limit:,} bytes; split it",
+                                  field="source")
+    return bytes(out)
+
+
+def _replace_invalid(data: bytes, starts: np.ndarray, ends: np.ndarray, lines: set[int]) -> bytes:
+    parts = []
+    pos = 0
+    for i in sorted(lines):
+        s, e = int(starts[i]), int(ends[i])
+        parts.append(data[pos:s])
+        parts.append(data[s:e].decode("utf-8", errors="replace").encode())
+        pos = e
+    parts.append(data[pos:])
+    return b"".join(parts)
+
+
+def _flag_rows(tbl: pa.Table, flag: pa.ChunkedArray | pa.Array, key: str, value: str) -> pa.Table:
+    attrs = tbl.column("LogAttributes").to_pylist()
+    mask = flag.to_pylist() if hasattr(flag, "to_pylist") else list(flag)
+    for k, f in enumerate(mask):
+        if f:
+            attrs[k] = [*(attrs[k] or []), (key, value)]
+    col = pa.array(attrs, pa.map_(pa.string(), pa.string()))
+    return tbl.set_column(tbl.column_names.index("LogAttributes"), "LogAttributes", col)
+
+
+def _json_explicit_schema(head: bytes) -> pa.Schema | None:
+    """Time stamp keys that are strings in the first lines are declared strings.
+
+    pyarrow would otherwise read ISO stamps as zone-less timestamps and lose the zone.
+    """
+    keys: dict[str, pa.DataType] = {}
+    ts_keys = set(F.ALIASES["ts"]) | set(F.JOURNALD_ALIASES["ts"])
+    for line in head.split(b"\n")[:50]:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            for k in ts_keys & obj.keys():
+                if isinstance(obj[k], str):
+                    keys[k] = pa.string()
+    return pa.schema(list(keys.items())) if keys else None
+
+
+def _flatten(t: pa.Table) -> pa.Table:
+    while any(pa.types.is_struct(f.type) for f in t.schema):
+        t = t.flatten()
+    return t
+
+
+def _has_list(t: pa.Table, name: str) -> bool:
+    return name in t.column_names and pa.types.is_list(t.schema.field(name).type)
+
+
+def _with_index(t: pa.Table, sel: np.ndarray) -> pa.Table:
+    """All columns as VARCHAR-castable (lists become JSON text), plus ``_i``."""
+    cols = []
+    names = []
+    for f, col in zip(t.schema, t.columns, strict=True):
+        name = f.name if f.name != "_i" else "_i_field"
+        if pa.types.is_list(f.type) or pa.types.is_large_list(f.type) or pa.types.is_map(f.type):
+            col = pa.array([None if v is None else json.dumps(v, default=str, separators=(",", ":"))
+                            for v in col.to_pylist()], pa.string())
+        elif pa.types.is_null(f.type):
+            col = col.cast(pa.string())
+        elif pa.types.is_timestamp(f.type):
+            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
+        cols.append(col)
+        names.append(name)
+    cols.append(pa.array(sel.astype(np.int64)))
+    names.append("_i")
+    return pa.table(cols, names=names)
+
+
+def _flat_dict(obj: dict[str, Any], prefix: str = "", out: dict[str, str] | None = None) -> dict[str, str]:
+    out = {} if out is None else out
+    for k, v in obj.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            _flat_dict(v, key + ".", out)
+        elif v is None:
+            continue
+        elif isinstance(v, str):
+            out[key] = v
+        elif isinstance(v, bool):
+            out[key] = "true" if v else "false"
+        else:
+            out[key] = json.dumps(v, separators=(",", ":"))
+    return out
+
+
+def _json_slow(data: bytes, starts: np.ndarray, ends: np.ndarray,
+               sel: np.ndarray) -> tuple[pa.Table | None, list[tuple[int, str]]]:
+    """Line-by-line JSON for the few lines pyarrow refused: all values become strings."""
+    rows: list[dict[str, str]] = []
+    idx: list[int] = []
+    bad: list[tuple[int, str]] = []
+    for i in sel:
+        raw = data[starts[i]:ends[i]]
+        try:
+            obj = json.loads(raw)
+        except ValueError as exc:
+            bad.append((int(i), f"invalid JSON: {exc}"))
+            continue
+        if not isinstance(obj, dict):
+            bad.append((int(i), f"JSON value is a {type(obj).__name__}, not an object"))
+            continue
+        msg = obj.get("MESSAGE")
+        if isinstance(msg, list) and all(isinstance(b, int) and 0 <= b < 256 for b in msg):
+            # journald writes a non-UTF-8 message as an array of bytes
+            obj["MESSAGE"] = bytes(msg).decode("utf-8", errors="replace")
+        flat = _flat_dict(obj)
+        if "_i" in flat:
+            flat["_i_field"] = flat.pop("_i")
+        rows.append(flat)
+        idx.append(int(i))
+    if not rows:
+        return None, bad
+    keys: dict[str, None] = {}
+    for r in rows:
+        keys.update(dict.fromkeys(r))
+    cols = {k: pa.array([r.get(k) for r in rows], pa.string()) for k in keys}
+    cols["_i"] = pa.array(idx, pa.int64())
+    return pa.table(cols), bad

@@ -1,0 +1,142 @@
+"""``opsnb logs templates | patterns | errors``: thin commands over patterns and fingerprints.
+
+The ``opsnb logs`` group (``opsnb/logs/cli.py``) attaches these commands.
+``templates`` reads only its FILE and needs no workspace.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+
+from opsnb.cliutil import emit, format_option, pass_ops
+
+_REL = re.compile(r"^\s*-?\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(text: str | None, *, now: datetime | None = None, what: str = "time") -> datetime | None:
+    """``now``, ``-1h``/``30m``/``2d`` (before now) or an ISO time (UTC when no zone)."""
+    if text is None:
+        return None
+    now = now or datetime.now(UTC)
+    s = text.strip()
+    if s.lower() == "now":
+        return now
+    m = _REL.match(s)
+    if m:
+        return now - timedelta(**{_UNIT[m.group(2)]: float(m.group(1))})
+    try:
+        t = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not 'now', a span like -1h/30m/2d, or an ISO time",
+                                 param_hint=what) from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+@click.command("templates")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", "raw", "json", "logfmt", "syslog", "apache", "access", "leveled"]),
+              help="How to find each line's message: recognise common headers (auto), the whole line (raw), "
+                   "a JSON field, logfmt msg=, or prefer one header shape.")
+@click.option("--header-regex", default=None, metavar="REGEX",
+              help="Python regex whose named group 'body' is the message (the rest is the header).")
+@click.option("--load", "load_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Continue from templates saved with --save (JSON).")
+@click.option("--save", "save_path", type=click.Path(dir_okay=False), default=None,
+              help="Save the mined templates as JSON afterwards.")
+@click.option("--summary", is_flag=True, help="Print templates with counts instead of one row per line.")
+def templates_cmd(file: str, fmt: str, header_regex: str | None, load_path: str | None,
+                  save_path: str | None, summary: bool) -> None:
+    """Mine FILE's log templates; print CSV line,template_id,template for every line.
+
+    Lines that cannot be mined (binary, cut, invalid UTF-8) are reported on
+    stderr with their line numbers; a binary line gets an empty template_id.
+    FILE may be - for standard input.
+
+    \b
+    Example:
+        opsnb logs templates /var/log/syslog > templates.csv
+        opsnb logs templates app.log --header-regex '^\\S+ \\S+ (?P<body>.*)$' --summary
+    """
+    from opsnb.logs.minefile import mine_file
+    from opsnb.logs.patterns import TemplateMiner
+
+    miner = TemplateMiner.load(load_path) if load_path else None
+    source: Any = sys.stdin.buffer if file == "-" else file
+    result = mine_file(source, fmt=fmt, header_regex=header_regex, miner=miner)
+    for no, what in result.problems[:50]:
+        click.echo(f"warning: {file}:{no}: {what}", err=True)
+    if len(result.problems) > 50:
+        click.echo(f"warning: {len(result.problems) - 50} more problem lines not shown", err=True)
+    if summary:
+        emit(result.miner.templates(), "table", columns=["template_id", "count", "template"])
+    else:
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(["line", "template_id", "template"])
+        out.writerows((no, "" if tid is None else tid, t) for no, tid, t in result.rows())
+    if save_path:
+        result.miner.save(save_path)
+    click.echo(f"{len(result.ids)} lines, {len(result.miner)} templates, {len(result.problems)} problem lines",
+               err=True)
+
+
+@click.command("patterns")
+@click.option("--since", default="-1h", show_default=True, help="Start of the window studied.")
+@click.option("--until", default="now", show_default=True, help="End of the window studied.")
+@click.option("--baseline", default="-24h", show_default=True, help="Start of the baseline (it ends at --since).")
+@click.option("--service", default=None, help="Only this service.")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(1, 1000))
+@format_option
+@pass_ops
+def patterns_cmd(ops: Any, since: str, until: str, baseline: str, service: str | None, top: int, fmt: str) -> None:
+    """Templates new, vanished or spiking in a window against a baseline.
+
+    \b
+    Example:
+        opsnb logs patterns --since -30m --baseline -24h --service checkout
+    """
+    from opsnb.logs.patterns import patterns_frame
+
+    now = datetime.now(UTC)
+    df = patterns_frame(ops, parse_when(since, now=now, what="--since"), parse_when(until, now=now, what="--until"),
+                        parse_when(baseline, now=now, what="--baseline"), service=service, top=top)
+    df["ratio"] = df["ratio"].astype(float).replace(math.inf, math.nan).round(2)  # JSON has no Infinity
+    emit(df, fmt, columns=["status", "before", "after", "ratio", "template"])
+
+
+@click.command("errors")
+@click.option("--since", default="-24h", show_default=True, help="Start of the window.")
+@click.option("--until", default="now", show_default=True, help="End of the window.")
+@click.option("--service", default=None, help="Only this service.")
+@click.option("--new-since", "new_after", default=None,
+              help="Only fingerprints first seen after this time (the window is the baseline).")
+@format_option
+@pass_ops
+def errors_cmd(ops: Any, since: str, until: str, service: str | None, new_after: str | None, fmt: str) -> None:
+    """Errors grouped by fingerprint (exception type + frames, else message template).
+
+    \b
+    Example:
+        opsnb logs errors --since -6h --service payments
+        opsnb logs errors --since -7d --new-since 2026-01-05T14:00
+    """
+    from opsnb.logs.fingerprints import errors_frame, new_since
+
+    now = datetime.now(UTC)
+    start, end = parse_when(since, now=now, what="--since"), parse_when(until, now=now, what="--until")
+    assert start is not None and end is not None
+    if new_after:
+        t = parse_when(new_after, now=now, what="--new-since")
+        assert t is not None
+        df = new_since(ops, t, start, end, service)
+    else:
+        df = errors_frame(ops, start, end, service)
+    emit(df, fmt, columns=["fingerprint", "count", "first_seen", "last_seen", "services", "label"])

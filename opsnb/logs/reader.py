@@ -1,0 +1,217 @@
+"""Reading log sources as chunks of whole lines: files, globs, gzip, stdin, byte strings.
+
+A source is read in big blocks (16 MiB by default) and cut at the last newline,
+so parsers always see whole lines and never one line at a time. A line longer
+than ``max_line_bytes`` is not kept in memory: its first 64 KiB are kept for the
+quarantine and the rest is skipped up to the next newline. A gzip stream that
+ends early (truncated download, disk full) stops the source with a clear
+error; every whole line before the damage is still read.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import io
+import os
+import sys
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+HEAD_BYTES = 65_536  # what the quarantine keeps of an over-long line
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class LongLine:
+    """A line over the length limit: its number, its first bytes and its full size."""
+
+    line: int
+    head: bytes
+    size: int
+    truncated: bool = False  # the stream ended inside it
+
+
+@dataclass
+class Chunk:
+    """Whole lines of one source.
+
+    Attributes:
+        first_line: 1-based number of the first line in ``data``.
+        data: Lines, each ending in ``\\n`` (the last may lack it when the source ends without one).
+        long: Over-long lines met since the previous chunk (not in ``data``).
+        final: No chunk follows.
+        tail_damaged: The source broke (truncated gzip): the last line of ``data`` may be cut short.
+    """
+
+    first_line: int
+    data: bytes
+    long: list[LongLine] = field(default_factory=list)
+    final: bool = False
+    tail_damaged: bool = False
+
+
+class _Counting(io.RawIOBase):
+    """Counts bytes read from the underlying (compressed) file, for progress bars."""
+
+    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None] | None) -> None:
+        self._raw = raw
+        self._on_read = on_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        if self._on_read and n:
+            self._on_read(n)
+        return n
+
+
+def expand(paths: list[str] | tuple[str, ...] | str) -> tuple[list[str], list[str]]:
+    """Expand globs (``**`` included) and directories; ``-`` is stdin.
+
+    Returns:
+        The files found, and one problem per path or pattern that found nothing.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [os.fspath(paths)]
+    out: list[str] = []
+    missing: list[str] = []
+    for p in paths:
+        p = os.fspath(p)
+        if p == "-":
+            out.append(p)
+            continue
+        p = os.path.expanduser(p)
+        if glob.has_magic(p):
+            hits = sorted(h for h in glob.glob(p, recursive=True) if os.path.isfile(h))
+            if not hits:
+                missing.append(f"{p}: the pattern matches no file")
+            out.extend(hits)
+        elif os.path.isdir(p):
+            hits = sorted(str(h) for h in Path(p).rglob("*") if h.is_file())
+            if not hits:
+                missing.append(f"{p}: the directory holds no file")
+            out.extend(hits)
+        elif os.path.isfile(p):
+            out.append(p)
+        else:
+            missing.append(f"{p}: no such file")
+    return out, missing
+
+
+def open_source(path: str, on_read: Callable[[int], None] | None = None) -> tuple[BinaryIO, int | None]:
+    """Open a path (``-`` for stdin) for reading, decompressing gzip found by its magic bytes.
+
+    Returns:
+        The stream and the size on disk (``None`` for stdin).
+    """
+    if path == "-":
+        raw: BinaryIO = sys.stdin.buffer
+        size = None
+    else:
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the caller through the returned stream
+        size = os.fstat(raw.fileno()).st_size
+    buffered = io.BufferedReader(_Counting(raw, on_read), buffer_size=1 << 20)
+    if buffered.peek(2)[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=buffered, mode="rb"), size  # type: ignore[return-value]
+    return buffered, size
+
+
+def read_some(stream: BinaryIO, n: int, already: int = 0) -> tuple[bytes, str | None]:
+    """Up to ``n`` bytes, in small reads so a broken stream loses nothing it could decompress.
+
+    Returns:
+        The bytes and, when the stream broke, why (``already``: bytes read before, for the message).
+    """
+    out = bytearray()
+    read1 = getattr(stream, "read1", None) or stream.read
+    try:
+        while len(out) < n:
+            block = read1(min(n - len(out), 1 << 20))
+            if not block:
+                break
+            out += block
+    except EOFError:
+        return bytes(out), (f"truncated gzip: the stream ends before its end marker after "
+                            f"{already + len(out):,} bytes")
+    except (OSError, zlib.error) as exc:
+        return bytes(out), f"damaged input after {already + len(out):,} bytes: {exc}"
+    return bytes(out), None
+
+
+def read_head(stream: BinaryIO, n: int = 1 << 20) -> tuple[bytes, str | None]:
+    """The first ``n`` bytes of a stream (for format detection) and the error that stopped it, if any."""
+    return read_some(stream, n)
+
+
+class LineReader:
+    """Cut a byte stream into :class:`Chunk` objects of whole lines.
+
+    Args:
+        stream: Binary stream (already decompressed).
+        chunk_bytes: Bytes read per block.
+        max_line_bytes: Longer lines are reported in :attr:`Chunk.long`, not returned.
+        prefix: Bytes already read from the stream (format detection), processed first.
+    """
+
+    def __init__(self, stream: BinaryIO, *, chunk_bytes: int = 16 << 20, max_line_bytes: int = 1 << 20,
+                 prefix: bytes = b"", first_line: int = 1, error: str | None = None) -> None:
+        self.stream = stream
+        self.chunk_bytes = chunk_bytes
+        self.max_line_bytes = max_line_bytes
+        self.prefix = prefix
+        self.first_line = first_line
+        self.error: str | None = error  # set when the stream broke (maybe already while reading prefix)
+        self.bytes_read = 0
+
+    def _blocks(self) -> Iterator[bytes]:
+        if self.prefix:
+            yield self.prefix
+        while self.error is None:
+            block, self.error = read_some(self.stream, self.chunk_bytes, self.bytes_read + len(self.prefix))
+            if not block:
+                return
+            self.bytes_read += len(block)
+            yield block
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Chunks until the stream ends (see :attr:`error` afterwards)."""
+        carry = b""
+        line_no = self.first_line
+        skipping: LongLine | None = None
+        longs: list[LongLine] = []
+        for block in self._blocks():
+            if skipping is not None:
+                i = block.find(b"\n")
+                if i < 0:
+                    skipping.size += len(block)
+                    continue
+                skipping.size += i
+                longs.append(skipping)
+                skipping = None
+                line_no += 1
+                block = block[i + 1:]
+            data = carry + block if carry else block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+            else:
+                complete, carry = data[: cut + 1], data[cut + 1:]
+                yield Chunk(line_no, complete, longs)
+                longs = []
+                line_no += complete.count(b"\n")
+            if len(carry) > self.max_line_bytes:
+                skipping = LongLine(line_no, carry[:HEAD_BYTES], len(carry))
+                carry = b""
+        damaged = self.error is not None
+        if skipping is not None:
+            skipping.truncated = damaged
+            longs.append(skipping)
+        yield Chunk(line_no, carry, longs, final=True, tail_damaged=damaged and bool(carry))

@@ -1,0 +1,249 @@
+"""``ops.logs.window(...)``: everything about the minutes around a moment, in one call.
+
+One scan of the window gives volume, errors and latency quantiles per minute;
+message bodies of the window and of a baseline period feed the pattern diff
+(new and spiking templates); error rows feed the error fingerprints; the most
+erroring trace ids and the deploys of the period complete the picture.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from opsnb._modules import module_exists
+from opsnb.logs import query as Q
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from opsnb.workbench import Workbench
+
+PATTERN_COLUMNS = ["template", "before", "after", "status", "ratio", "example"]
+ERROR_COLUMNS = ["fingerprint", "label", "exception_type", "count", "first_seen", "last_seen", "services",
+                 "sample_trace_ids", "example"]
+DEPLOY_COLUMNS = ["time", "service", "env", "version", "label", "kind", "status", "id"]
+BODY_SAMPLE = 20_000  # messages per side mined for patterns: shares, not counts, are compared
+
+
+@dataclass
+class Window:
+    """The evidence around one moment. Every attribute is a DataFrame except the times.
+
+    Attributes:
+        around: The moment of interest (UTC).
+        start: Window start (``around - before``).
+        end: Window end (``around + after``).
+        baseline: ``(start, end)`` of the period patterns are compared against.
+        service: The service looked at, or None for all.
+        volume: ``time, count`` per bucket.
+        error_rate: ``time, total, errors, error_ratio`` per bucket.
+        latency: ``time, count, p50, p90, p99`` of DurationMs per bucket.
+        patterns: New / spiking / vanished templates against the baseline.
+        errors: Top error fingerprints of the window.
+        trace_ids: Traces with the most errors in the window.
+        deploys: Deploys that started in the window.
+        notes: What could not be computed and why (a module missing, no data).
+    """
+
+    around: datetime
+    start: datetime
+    end: datetime
+    baseline: tuple[datetime, datetime]
+    service: str | None
+    volume: pd.DataFrame
+    error_rate: pd.DataFrame
+    latency: pd.DataFrame
+    patterns: pd.DataFrame
+    errors: pd.DataFrame
+    trace_ids: pd.DataFrame
+    deploys: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return int(self.volume["count"].sum()) if len(self.volume) else 0
+
+    @property
+    def error_total(self) -> int:
+        return int(self.error_rate["errors"].sum()) if len(self.error_rate) else 0
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers."""
+        worst = None
+        if len(self.error_rate) and self.error_rate["error_ratio"].notna().any():
+            row = self.error_rate.loc[self.error_rate["error_ratio"].idxmax()]
+            worst = {"time": row["time"], "error_ratio": float(row["error_ratio"])}
+        return {"service": self.service, "around": self.around, "start": self.start, "end": self.end,
+                "events": self.total, "errors": self.error_total, "worst_minute": worst,
+                "new_patterns": int((self.patterns.get("status") == "new").sum()) if len(self.patterns) else 0,
+                "deploys": len(self.deploys)}
+
+    def figure(self) -> go.Figure:
+        """Volume and errors, error ratio, and latency quantiles on one shared time axis."""
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+
+        fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                            subplot_titles=("events per bucket", "error ratio", "latency (ms)"))
+        if len(self.error_rate):
+            er = self.error_rate
+            fig.add_trace(go.Bar(x=er["time"], y=er["total"] - er["errors"], name="ok",
+                                 marker_color="#7f8c8d"), row=1, col=1)
+            fig.add_trace(go.Bar(x=er["time"], y=er["errors"], name="errors", marker_color="#c0392b"),
+                          row=1, col=1)
+            fig.add_trace(go.Scatter(x=er["time"], y=er["error_ratio"], name="error ratio",
+                                     mode="lines", line={"color": "#c0392b"}), row=2, col=1)
+        for col, color in (("p50", "#2980b9"), ("p90", "#8e44ad"), ("p99", "#d35400")):
+            if col in self.latency:
+                fig.add_trace(go.Scatter(x=self.latency["time"], y=self.latency[col], name=col, mode="lines",
+                                         line={"color": color}), row=3, col=1)
+        fig.update_layout(barmode="stack", height=620, margin={"l": 50, "r": 20, "t": 50, "b": 30},
+                          title=f"{self.service or 'all services'} around {self.around:%Y-%m-%d %H:%M} UTC",
+                          legend={"orientation": "h"})
+        fig.add_vline(x=self.around, line_dash="dash", line_color="black")
+        for _, d in self.deploys.iterrows():
+            fig.add_vline(x=d["time"], line_dash="dot", line_color="#27ae60")
+            fig.add_annotation(x=d["time"], y=1.0, yref="paper", text=f"deploy {d.get('version', '')}",
+                               showarrow=False, font={"color": "#27ae60", "size": 10})
+        return fig
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        worst = (f"{s['worst_minute']['error_ratio']:.1%} at {s['worst_minute']['time']:%H:%M}"
+                 if s["worst_minute"] else "n/a")
+        parts = [f"<h4>{html.escape(str(self.service or 'all services'))}: "
+                 f"{self.start:%Y-%m-%d %H:%M} to {self.end:%H:%M} UTC</h4>",
+                 f"<p>{s['events']:,} events, {s['errors']:,} errors, worst bucket {worst}, "
+                 f"{s['new_patterns']} new patterns, {s['deploys']} deploys.</p>"]
+        for title, df in (("New and spiking patterns", self.patterns), ("Top errors", self.errors),
+                          ("Traces with errors", self.trace_ids), ("Deploys", self.deploys)):
+            if len(df):
+                parts.append(f"<b>{title}</b>" + df.head(10).to_html(index=False))
+        for n in self.notes:
+            parts.append(f"<p><i>{html.escape(n)}</i></p>")
+        return "".join(parts)
+
+
+def baseline_range(start: datetime, baseline: Any, end: datetime | None = None) -> tuple[datetime, datetime]:
+    """The baseline period: ``"-24h"``/``"24h"``/timedelta = that long right before ``start``,
+    or an explicit ``(start, end)`` pair."""
+    if isinstance(baseline, tuple | list) and len(baseline) == 2:
+        return Q.time_range(baseline[0], baseline[1])
+    length = Q.parse_duration(baseline, name="baseline")
+    if length <= timedelta(0):
+        raise Q.ValidationError("baseline must be a positive duration", field="baseline")
+    return start - length, start
+
+
+def bodies(ops: Workbench, flt: Q.LogFilter, n: int = BODY_SAMPLE) -> list[str]:
+    """Up to ``n`` message bodies matching ``flt``, sampled evenly when there are more."""
+    where, params = flt.sql()
+    sql = (f'SELECT "Body" FROM (SELECT "Body" FROM logs WHERE {where}) '
+           f"USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (7)")
+    df = Q.run(ops.lake, sql, params, flt)
+    return [b for b in df["Body"].tolist() if isinstance(b, str)]
+
+
+def pattern_table(ops: Workbench, flt: Q.LogFilter, base: Q.LogFilter, top: int = 20,
+                  notes: list[str] | None = None) -> pd.DataFrame:
+    """B2's pattern diff of the filter's bodies against the baseline's (empty when it is missing)."""
+    if not module_exists("opsnb.logs.patterns"):
+        if notes is not None:
+            notes.append("patterns: opsnb.logs.patterns is not installed")
+        return pd.DataFrame(columns=PATTERN_COLUMNS)
+    from opsnb.logs.patterns import pattern_diff
+
+    return pattern_diff(bodies(ops, base), bodies(ops, flt), top=top)
+
+
+def error_rows(ops: Workbench, flt: Q.LogFilter, limit: int = 50_000) -> pd.DataFrame:
+    """Error rows of the filter (newest ``limit``) with the columns fingerprinting needs."""
+    from dataclasses import replace
+
+    f = replace(flt, errors_only=True)
+    return Q.select(ops.lake, f, columns=["Timestamp", "ServiceName", "HostName", "SeverityNumber",
+                                          "SeverityText", "Body", "TraceId", "HttpStatus"],
+                    limit=limit, order="desc")
+
+
+def error_table(ops: Workbench, flt: Q.LogFilter, notes: list[str] | None = None) -> pd.DataFrame:
+    """B2's error fingerprints of the filter's error rows (empty when the module is missing)."""
+    if not module_exists("opsnb.logs.fingerprints"):
+        if notes is not None:
+            notes.append("errors: opsnb.logs.fingerprints is not installed")
+        return pd.DataFrame(columns=ERROR_COLUMNS)
+    from opsnb.logs.fingerprints import error_table as fingerprint_table
+
+    return fingerprint_table(error_rows(ops, flt))
+
+
+def deploy_markers(ops: Workbench, start: datetime, end: datetime, service: str | None,
+                   notes: list[str] | None = None) -> pd.DataFrame:
+    """Deploys in ``[start, end)`` from the deploys domain (empty when it is missing)."""
+    if not module_exists("opsnb.deploys.service"):
+        if notes is not None:
+            notes.append("deploys: opsnb.deploys is not installed")
+        return pd.DataFrame(columns=DEPLOY_COLUMNS)
+    markers = getattr(ops.deploys, "markers", None)
+    if markers is None:
+        if notes is not None:
+            notes.append("deploys: ops.deploys has no markers()")
+        return pd.DataFrame(columns=DEPLOY_COLUMNS)
+    df = markers(start, end, service=service)
+    if not isinstance(df, pd.DataFrame):
+        df = pd.DataFrame(df)
+    if "time" not in df.columns:
+        for alt in ("started_at", "at", "timestamp", "Timestamp"):
+            if alt in df.columns:
+                df = df.rename(columns={alt: "time"})
+                break
+    return df.reset_index(drop=True)
+
+
+def build(ops: Workbench, *, around: Any, service: str | None = None, before: Any = "30m", after: Any = "15m",
+          baseline: Any = "1h", every: Any = "1m", top: int = 20, **filters: Any) -> Window:
+    """Compute a :class:`Window` (see :meth:`opsnb.logs.service.Logs.window`)."""
+    t = Q.parse_time(around, name="around")
+    start = t - Q.parse_duration(before, name="before")
+    end = t + Q.parse_duration(after, name="after")
+    if end <= start:
+        raise Q.ValidationError("the window is empty: before and after are both zero", field="before")
+    flt = Q.make_filter(start, end, service=service, **filters)
+    notes: list[str] = []
+    per = Q.metric(ops.lake, flt,
+                   f"count(*) AS total, count(*) FILTER (WHERE {Q.ERROR_SQL}) AS errors, "
+                   'count("DurationMs") AS count, '
+                   'quantile_cont("DurationMs", [0.5, 0.9, 0.99]) AS _q',
+                   every=every, fill={"total": 0, "errors": 0, "count": 0})
+    for c in ("total", "errors", "count"):
+        per[c] = per[c].astype("int64")
+    qv = per.pop("_q")
+    for k, name in enumerate(("p50", "p90", "p99")):
+        per[name] = [Q.nth(v, k) for v in qv]
+    per["error_ratio"] = (per["errors"] / per["total"].where(per["total"] > 0)).astype("float64")
+    volume = per[["time", "total"]].rename(columns={"total": "count"})
+    error_rate = per[["time", "total", "errors", "error_ratio"]].copy()
+    latency = per[["time", "count", "p50", "p90", "p99"]].copy()
+    b0, b1 = baseline_range(start, baseline)
+    base = Q.make_filter(b0, b1, service=service, **filters)
+    patterns = pattern_table(ops, flt, base, top=top, notes=notes)
+    if len(patterns) and "status" in patterns:
+        patterns = patterns[patterns["status"].isin(["new", "spiking"])].reset_index(drop=True)
+    errors = error_table(ops, flt, notes=notes)
+    where, params = Q.LogFilter(**{**flt.__dict__, "errors_only": True}).sql()
+    trace_ids = Q.run(ops.lake, f"""
+        SELECT "TraceId", count(*) AS errors, min("Timestamp") AS first_seen,
+               string_agg(DISTINCT "ServiceName", ', ') AS services, any_value("Body") AS example
+        FROM logs WHERE {where} AND "TraceId" IS NOT NULL
+        GROUP BY "TraceId" ORDER BY errors DESC, first_seen LIMIT 10""", params, flt)
+    deploys = deploy_markers(ops, start, end, service, notes=notes)
+    if volume["count"].sum() == 0:
+        notes.append("no log events in the window")
+    return Window(around=t, start=start, end=end, baseline=(b0, b1), service=service, volume=volume,
+                  error_rate=error_rate, latency=latency, patterns=patterns, errors=errors,
+                  trace_ids=trace_ids, deploys=deploys, notes=notes)
