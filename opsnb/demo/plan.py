@@ -94,22 +94,49 @@ def make_servers() -> list[DemoServer]:
     ]
 
 
+BUSY_UTC = (14, 20)
+"""Hours (UTC) of the demo's peak traffic, where incidents are placed."""
+
+
+def _busy(t: datetime, earliest: datetime, latest: datetime, taken: list[datetime]) -> datetime:
+    """The time nearest ``t`` inside busy hours, within bounds and 4 h from incidents already placed."""
+    best: datetime | None = None
+    for d in range(-3, 4):
+        day = t + timedelta(days=d)
+        lo = day.replace(hour=BUSY_UTC[0], minute=t.minute, second=0, microsecond=0)
+        hi = day.replace(hour=BUSY_UTC[1], minute=t.minute, second=0, microsecond=0)
+        cand = min(max(t, lo), hi)
+        if not earliest <= cand <= latest or any(abs(cand - o) < timedelta(hours=4) for o in taken):
+            continue
+        if best is None or abs(cand - t) < abs(best - t):
+            best = cand
+    chosen = best or t  # a world too short for busy hours keeps the plain fraction
+    taken.append(chosen)
+    return chosen
+
+
 def plan_world(*, seed: int, start: datetime, end: datetime, slo_dir: Path) -> Plan:
     """Decide servers, deploys, incidents, people and on-call for ``[start, end)``.
 
-    Incidents sit at fixed fractions of the period (the last one within the final
-    day), so a 2-day test world holds all three, resolved before ``end``.
+    Incidents sit near fixed fractions of the period, moved into busy hours (``BUSY_UTC``),
+    so a 2-day test world holds all three, visible and resolved before ``end``.
     """
     rng = np.random.default_rng([seed, 1])
     period = end - start
     hours = period.total_seconds() / 3600.0
 
-    # ---- incident windows (impact start), fixed fractions plus seeded jitter
+    # ---- incident windows (impact start), fixed fractions plus seeded jitter, moved into
+    # busy hours: at night a small-scale world has a request every few minutes, too few to
+    # show an incident, and real incidents cluster where deploys and traffic are anyway.
     jitter = [timedelta(minutes=int(m)) for m in rng.integers(-40, 40, size=3)]
-    t_deploy = _minute(start + period * 0.35 + jitter[0])
-    t_disk = _minute(start + period * 0.60 + jitter[1])
     tail = timedelta(hours=min(max(0.1 * hours, 4.0), 18.0))
-    t_latency = _minute(end - tail + jitter[2] / 4)
+    taken: list[datetime] = []
+    t_deploy = _busy(_minute(start + period * 0.35 + jitter[0]), start + timedelta(hours=4),
+                     end - timedelta(hours=4), taken)
+    t_disk = _busy(_minute(start + period * 0.60 + jitter[1]), start + timedelta(hours=4),
+                   end - timedelta(hours=4), taken)
+    t_latency = _busy(_minute(end - tail + jitter[2] / 4), start + timedelta(hours=4),
+                      end - timedelta(hours=3), taken)
 
     def mins(lo: int, hi: int) -> timedelta:
         return timedelta(minutes=int(rng.integers(lo, hi + 1)))
