@@ -1,0 +1,1 @@
+"""Alerts: ingestion (Alertmanager v4, Events v2, SLO burn rates), dedup, grouping, silences."""

@@ -1,0 +1,170 @@
+"""``opsnb alerts``: list alerts, silence them, ingest a payload file, tick, replay for fatigue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+
+from opsnb.cliutil import emit, format_option, pass_ops
+
+
+def parse_when(value: str | None, name: str = "--since") -> datetime | None:
+    """An ISO 8601 time with zone, or a duration ago (``24h``, ``7d``, ``90m``)."""
+    if not value:
+        return None
+    from opsnb.alerts.silences import parse_duration
+    from opsnb.errors import ValidationError
+    from opsnb.store.types import utcnow
+
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return utcnow() - parse_duration(value.lstrip("-"), name)
+        except ValidationError:
+            raise click.BadParameter(f"{value!r} is neither an ISO time nor a duration like 24h",
+                                     param_hint=name) from None
+    if t.tzinfo is None:
+        raise click.BadParameter(f"{value!r} needs a time zone (e.g. 2025-03-01T12:00:00Z)", param_hint=name)
+    return t
+
+
+@click.group("alerts")
+def cli() -> None:
+    """Alerts: ingest, list, silence, replay.
+
+    \b
+    Example:
+        opsnb alerts list --status firing --labels 'service="checkout"'
+    """
+
+
+@cli.command("list")
+@click.option("--status", type=click.Choice(["firing", "acknowledged", "resolved"]), default=None)
+@click.option("--since", default=None, help="ISO time or a duration ago (24h).")
+@click.option("--labels", default=None, help='Matchers, e.g. \'service="checkout",severity=~"crit.*"\'.')
+@format_option
+@pass_ops
+def list_cmd(ops: Any, status: str | None, since: str | None, labels: str | None, fmt: str) -> None:
+    """List alerts, most recently received first.
+
+    \b
+    Example:
+        opsnb alerts list --status firing --since 24h --format json
+    """
+    df = ops.alerts.list(status=status, since=parse_when(since), labels=labels)
+    emit(df, fmt, columns=["fingerprint", "status", "alertname", "service", "severity", "summary", "starts_at",
+                           "receive_count", "incident_id", "silenced"])
+
+
+@cli.command("silence")
+@click.option("--matchers", "-m", required=True, help='e.g. \'service="search",alertname=~"Disk.*"\'.')
+@click.option("--duration", "-d", default=None, help="How long, e.g. 2h (or give --ends-at).")
+@click.option("--ends-at", default=None, help="ISO time the silence ends.")
+@click.option("--comment", "-c", required=True, help="Why.")
+@click.option("--every", default=None, help="Recurring maintenance: weekdays, e.g. sun or mon,thu (or 'day').")
+@click.option("--at", "start", default=None, help="Recurring maintenance: local start HH:MM.")
+@click.option("--timezone", default="UTC", show_default=True, help="Recurring maintenance: IANA zone.")
+@format_option
+@pass_ops
+def silence_cmd(ops: Any, matchers: str, duration: str | None, ends_at: str | None, comment: str,
+                every: str | None, start: str | None, timezone: str, fmt: str) -> None:
+    """Silence matching alerts (kept, not notified); with --every/--at, a recurring maintenance window.
+
+    \b
+    Example:
+        opsnb alerts silence -m 'service="search"' -d 2h -c "reindexing"
+        opsnb alerts silence -m 'service="db"' --every sun --at 02:00 -d 1h --timezone Europe/Berlin -c backup
+    """
+    if every or start:
+        if not (every and start and duration):
+            raise click.UsageError("a maintenance window needs --every, --at and --duration")
+        days = None if every == "day" else [d.strip() for d in every.split(",")]
+        out = ops.alerts.create_maintenance(matchers=matchers, start=start, duration=duration, days=days,
+                                            timezone=timezone, comment=comment)
+    else:
+        out = ops.alerts.create_silence(matchers=matchers, duration=duration, comment=comment,
+                                        ends_at=parse_when(ends_at, "--ends-at"))
+    emit(out, fmt)
+
+
+@cli.command("silences")
+@click.option("--all", "show_all", is_flag=True, help="Include expired silences.")
+@format_option
+@pass_ops
+def silences_cmd(ops: Any, show_all: bool, fmt: str) -> None:
+    """List silences and maintenance windows.
+
+    \b
+    Example:
+        opsnb alerts silences --all
+    """
+    emit(ops.alerts.list_silences(include_expired=show_all), fmt,
+         columns=["id", "kind", "matchers", "starts_at", "ends_at", "created_by", "comment", "active"])
+
+
+@cli.command("expire")
+@click.argument("silence_id")
+@click.option("--reason", default="", help="Why.")
+@pass_ops
+def expire_cmd(ops: Any, silence_id: str, reason: str) -> None:
+    """End a silence now.
+
+    \b
+    Example:
+        opsnb alerts expire 3f1c... --reason "maintenance done"
+    """
+    ops.alerts.expire_silence(silence_id, reason=reason)
+    click.echo(f"expired {silence_id}")
+
+
+@cli.command("ingest")
+@click.argument("path", type=click.File("rb"))
+@click.option("--source", type=click.Choice(["alertmanager", "events"]), required=True)
+@format_option
+@pass_ops
+def ingest_cmd(ops: Any, path: Any, source: str, fmt: str) -> None:
+    """Ingest a payload file (an Alertmanager webhook body, or an event / array of events); - is stdin.
+
+    \b
+    Example:
+        opsnb alerts ingest webhook.json --source alertmanager
+    """
+    data = path.read(1_048_577)
+    if len(data) > 1_048_576:
+        raise click.BadParameter("payload larger than 1 MiB", param_hint="PATH")
+    fn = ops.alerts.ingest_alertmanager if source == "alertmanager" else ops.alerts.ingest_events
+    emit(fn(data).as_dict(), fmt)
+
+
+@cli.command("tick")
+@format_option
+@pass_ops
+def tick_cmd(ops: Any, fmt: str) -> None:
+    """Flush due groups, send notifications, open incidents by rule (the API server does this every second).
+
+    \b
+    Example:
+        opsnb alerts tick
+    """
+    rep = ops.alerts.tick()
+    emit({"flushed": rep.flushed, "notifications": len(rep.notifications), "incidents": ",".join(rep.incidents),
+          "runbooks": rep.runbooks}, fmt)
+
+
+@cli.command("replay")
+@click.option("--since", default=None, help="Replay receipts since (ISO time or duration ago, e.g. 7d).")
+@click.option("--no-silences", is_flag=True, help="Leave out silences, maintenance windows and inhibition.")
+@format_option
+@pass_ops
+def replay_cmd(ops: Any, since: str | None, no_silences: bool, fmt: str) -> None:
+    """Replay the stored alert stream: notifications sent vs alerts received (alert fatigue).
+
+    \b
+    Example:
+        opsnb alerts replay --since 7d
+    """
+    rep = ops.alerts.replay(since=parse_when(since), use_silences=not no_silences)
+    emit(rep.as_dict(), fmt)

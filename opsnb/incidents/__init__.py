@@ -1,0 +1,1 @@
+"""Incidents: lifecycle, typed append-only timeline, roles, milestones, MTTx metrics."""

@@ -1,0 +1,151 @@
+"""``opsnb incident``: list, show, create, update, note, timeline, metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from opsnb.alerts.cli import parse_when
+from opsnb.cliutil import emit, format_option, pass_ops
+
+SEVS = click.Choice(["SEV1", "SEV2", "SEV3", "SEV4"])
+
+
+@click.group("incident")
+def cli() -> None:
+    """Incidents: lifecycle, timeline, metrics.
+
+    \b
+    Example:
+        opsnb incident list --status open
+    """
+
+
+@cli.command("list")
+@click.option("--status", default=None, help="A status, or 'open'.")
+@click.option("--service", default=None)
+@click.option("--since", default=None, help="ISO time or a duration ago (7d).")
+@format_option
+@pass_ops
+def list_cmd(ops: Any, status: str | None, service: str | None, since: str | None, fmt: str) -> None:
+    """List incidents, newest first.
+
+    \b
+    Example:
+        opsnb incident list --status open --service checkout
+    """
+    emit(ops.incidents.list(status=status, service=service, since=parse_when(since)), fmt,
+         columns=["id", "severity", "status", "service", "title", "commander", "impact_start", "resolved_at"])
+
+
+@cli.command("show")
+@click.argument("incident_id")
+@format_option
+@pass_ops
+def show_cmd(ops: Any, incident_id: str, fmt: str) -> None:
+    """Show an incident: fields, milestones, links.
+
+    \b
+    Example:
+        opsnb incident show INC-7
+    """
+    inc = ops.incidents.get(incident_id)
+    d = inc.as_dict()
+    d.pop("timeline")
+    d.update({f"milestone.{k}": v for k, v in d.pop("milestones").items()})
+    d["links"] = ", ".join(f"{ln['kind']}:{ln['ref']}" for ln in d["links"])
+    if fmt == "json":
+        emit(d, fmt)
+    else:
+        for k, v in d.items():
+            click.echo(f"{k:24} {'' if v is None else v}")
+
+
+@cli.command("create")
+@click.option("--title", required=True)
+@click.option("--service", required=True)
+@click.option("--severity", type=SEVS, default="SEV3", show_default=True)
+@click.option("--impact-start", default=None, help="ISO time (default: now).")
+@click.option("--commander", default="")
+@format_option
+@pass_ops
+def create_cmd(ops: Any, title: str, service: str, severity: str, impact_start: str | None, commander: str,
+               fmt: str) -> None:
+    """Open an incident.
+
+    \b
+    Example:
+        opsnb incident create --title "Checkout 5xx" --service checkout --severity SEV2
+    """
+    inc = ops.incidents.create(title=title, service=service, severity=severity, commander=commander,
+                               impact_start=parse_when(impact_start, "--impact-start"))
+    emit({"id": inc.id, "status": inc.status, "severity": inc.severity}, fmt)
+
+
+@cli.command("update")
+@click.argument("incident_id")
+@click.option("--status", default=None)
+@click.option("--severity", type=SEVS, default=None)
+@click.option("--commander", default=None)
+@click.option("--scribe", default=None)
+@click.option("--communications", default=None)
+@click.option("--reason", default="")
+@format_option
+@pass_ops
+def update_cmd(ops: Any, incident_id: str, status: str | None, severity: str | None, commander: str | None,
+               scribe: str | None, communications: str | None, reason: str, fmt: str) -> None:
+    """Change status (validated), severity or roles.
+
+    \b
+    Example:
+        opsnb incident update INC-7 --status acknowledged --commander alice
+    """
+    inc = ops.incidents.update(incident_id, status=status, severity=severity, commander=commander, scribe=scribe,
+                               communications=communications, reason=reason)
+    emit({"id": inc.id, "status": inc.status, "severity": inc.severity, "commander": inc.commander}, fmt)
+
+
+@cli.command("note")
+@click.argument("incident_id")
+@click.argument("text")
+@pass_ops
+def note_cmd(ops: Any, incident_id: str, text: str) -> None:
+    """Add a note to the timeline.
+
+    \b
+    Example:
+        opsnb incident note INC-7 "rolled back to v41"
+    """
+    eid = ops.incidents.add_note(incident_id, text)
+    click.echo(f"{incident_id}: note {eid}")
+
+
+@cli.command("timeline")
+@click.argument("incident_id")
+@format_option
+@pass_ops
+def timeline_cmd(ops: Any, incident_id: str, fmt: str) -> None:
+    """Print the timeline in time order.
+
+    \b
+    Example:
+        opsnb incident timeline INC-7
+    """
+    emit(ops.incidents.timeline(incident_id), fmt, columns=["at", "kind", "actor", "what"])
+
+
+@cli.command("metrics")
+@click.option("--since", default=None, help="Impact started at or after (ISO time or 30d).")
+@click.option("--by", default="service,severity", show_default=True, help="Comma-separated; empty for overall.")
+@format_option
+@pass_ops
+def metrics_cmd(ops: Any, since: str | None, by: str, fmt: str) -> None:
+    """MTTD, MTTA, MTTM, MTTR in minutes (n, mean, median, p90).
+
+    \b
+    Example:
+        opsnb incident metrics --since 30d --by service
+    """
+    groups = tuple(b.strip() for b in by.split(",") if b.strip())
+    emit(ops.incidents.metrics(start=parse_when(since), by=groups), fmt)

@@ -1,0 +1,622 @@
+"""The incidents service (``ops.incidents``): lifecycle, roles, links, timeline, milestones, metrics.
+
+The timeline is the source of truth and append-only: every change (status,
+severity, roles, milestones, links, notes) adds a typed entry in the same
+transaction as the change and its audit record. Other domains add their own
+entries through :meth:`Incidents.add_timeline` (runbook runs, pages, acks, deploys).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from opsnb._modules import module_exists
+from opsnb.errors import NotFound, ValidationError
+from opsnb.incidents import lifecycle
+from opsnb.incidents.lifecycle import MILESTONES, OPEN, STATUS_MILESTONE
+from opsnb.incidents.models import IncidentCounter, IncidentLink, IncidentRow, TimelineEntry
+from opsnb.store.types import utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from opsnb.workbench import Workbench
+
+KINDS: tuple[str, ...] = ("created", "alert", "status", "severity", "role", "note", "milestone", "link",
+                          "runbook_run", "deploy", "page", "ack", "escalation", "notification", "merge", "update")
+LINK_KINDS: tuple[str, ...] = ("alert", "deploy", "run", "slo", "server", "service")
+ROLES: tuple[str, ...] = ("commander", "scribe", "communications")
+MAX_DATA = 65_536
+_ID = re.compile(r"^INC-(\d{1,9})$")
+LIST_COLUMNS = ["id", "title", "severity", "status", "service", "commander", "created_at", "impact_start",
+                "detected_at", "paged_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at"]
+
+
+def _text(value: Any, name: str, *, limit: int, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ValidationError(f"{name} must be a non-empty string", field=name)
+    if len(value) > limit or "\x00" in value:
+        raise ValidationError(f"{name} must be at most {limit} characters without NUL", field=name)
+    return value
+
+
+def _aware(t: Any, name: str) -> datetime:
+    if not isinstance(t, datetime) or t.tzinfo is None:
+        raise ValidationError(f"{name} must be a timezone-aware datetime, got {t!r}"[:200], field=name)
+    return t
+
+
+def _jsonable(data: Any, name: str = "data") -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ValidationError(f"{name} must be a mapping", field=name)
+    try:
+        text = json.dumps(dict(data), default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v),
+                          allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} is not JSON-serializable: {exc}", field=name) from None
+    if len(text) > MAX_DATA or "\\u0000" in text:
+        raise ValidationError(f"{name} must be under {MAX_DATA} bytes of JSON without NUL", field=name)
+    return json.loads(text)
+
+
+@dataclass
+class Incident:
+    """One incident with its milestones, links and timeline (``ops.incidents.get("INC-7")``)."""
+
+    id: str
+    title: str
+    severity: str
+    status: str
+    service: str
+    services: list[str]
+    summary: str
+    commander: str
+    scribe: str
+    communications: str
+    responders: list[str]
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    merged_into: str | None
+    milestones: dict[str, datetime | None]
+    links: list[dict[str, Any]] = field(default_factory=list)
+    timeline: Any = None  # pandas DataFrame
+
+    @property
+    def started_at(self) -> datetime:
+        """When impact started (else when it was detected, else created)."""
+        return self.milestones.get("impact_start") or self.milestones.get("detected") or self.created_at
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    def linked(self, kind: str) -> list[str]:
+        """Refs linked of one kind (``inc.linked("slo")``)."""
+        return [ln["ref"] for ln in self.links if ln["kind"] == kind]
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "timeline"}
+        d["timeline"] = [] if self.timeline is None else self.timeline.to_dict(orient="records")
+        return d
+
+    def _repr_html_(self) -> str:
+        color = {"SEV1": "#922b21", "SEV2": "#c0392b", "SEV3": "#d68910", "SEV4": "#7f8c8d"}.get(self.severity)
+        e = html.escape
+        ms = "".join(f"<tr><th style='text-align:left'>{e(m)}</th><td style='text-align:left'>"
+                     f"{t:%Y-%m-%d %H:%M:%S}Z</td></tr>" for m, t in self.milestones.items() if t is not None)
+        roles = ", ".join(f"{r}: {e(getattr(self, r))}" for r in ROLES if getattr(self, r))
+        tl = ""
+        if self.timeline is not None and len(self.timeline):
+            rows = "".join(
+                f"<tr><td style='text-align:left'>{r.at:%m-%d %H:%M:%S}</td><td style='text-align:left'>{e(r.kind)}"
+                f"</td><td style='text-align:left'>{e(str(r.actor))}</td><td style='text-align:left'>"
+                f"{e(_describe(r.kind, r.data))}</td></tr>" for r in self.timeline.itertuples())
+            tl = f"<table><tr><th>at (UTC)</th><th>kind</th><th>actor</th><th>what</th></tr>{rows}</table>"
+        return (f"<div><h4 style='margin:0'><span style='color:{color}'>{e(self.severity)}</span> {e(self.id)}: "
+                f"{e(self.title)}</h4><b>{e(self.status)}</b> &middot; service {e(self.service)}"
+                f"{' &middot; ' + roles if roles else ''}<table>{ms}</table>{tl}</div>")
+
+
+def _describe(kind: str, data: Mapping[str, Any]) -> str:
+    if kind == "note":
+        return str(data.get("text", ""))
+    if kind == "status":
+        return f"{data.get('from')} → {data.get('to')}"
+    if kind == "milestone":
+        return f"{data.get('name')}: {data.get('old')} → {data.get('new')}"
+    if kind == "alert":
+        labels = data.get("labels") or {}
+        return f"{data.get('status')}: {labels.get('alertname', '')} {data.get('fingerprint', '')}"
+    return json.dumps(data, default=str)[:300]
+
+
+class Incidents:
+    """Incidents of a workbench (``ops.incidents``)."""
+
+    def __init__(self, wb: Workbench) -> None:
+        self._wb = wb
+
+    # ---------------------------------------------------------------- create / read
+
+    def create(self, *, title: str, service: str, severity: str = "SEV3", services: Sequence[str] = (),
+               summary: str = "", impact_start: datetime | None = None, detected_at: datetime | None = None,
+               commander: str = "", reason: str = "", id: str | None = None,
+               session: Session | None = None, actor: str | None = None) -> Incident:
+        """Open an incident (status triggered). Needs responder.
+
+        Args:
+            title, service, severity: What, where and how bad (SEV1..SEV4).
+            impact_start: When impact began (default: ``detected_at``).
+            detected_at: When it was detected (default now).
+            id: An explicit ``INC-<n>`` (imports and the demo); default the next number.
+            session: Run inside the caller's transaction (the alerts domain opening by rule).
+
+        Example:
+            >>> inc = ops.incidents.create(title="Checkout 5xx", service="checkout", severity="SEV2")  # doctest: +SKIP
+        """
+        if session is None:
+            with self._wb.db.session() as s:
+                self._wb.access.require("responder", action="incident.create", session=s)
+                iid = self._create(s, title, service, severity, services, summary, impact_start, detected_at,
+                                   commander, reason, id, actor)
+            return self.get(iid)
+        iid = self._create(session, title, service, severity, services, summary, impact_start, detected_at,
+                           commander, reason, id, actor)
+        return self._load(session, iid, with_timeline=False)
+
+    def _create(self, s: Session, title: str, service: str, severity: str, services: Sequence[str], summary: str,
+                impact_start: datetime | None, detected_at: datetime | None, commander: str, reason: str,
+                iid: str | None, actor: str | None) -> str:
+        title = _text(title, "title", limit=500)
+        service = _text(service, "service", limit=200)
+        summary = _text(summary, "summary", limit=MAX_DATA, required=False)
+        commander = _text(commander, "commander", limit=200, required=False)
+        lifecycle.check_severity(severity)
+        svcs = [service, *[_text(x, "services", limit=200) for x in services if x != service]]
+        now = utcnow()
+        detected = _aware(detected_at, "detected_at") if detected_at is not None else now
+        impact = _aware(impact_start, "impact_start") if impact_start is not None else detected
+        problems = lifecycle.order_problems({"impact_start": impact, "detected": detected})
+        if problems:
+            raise ValidationError("milestones out of order:", problems=problems, field="impact_start")
+        last = s.execute(update(IncidentCounter).where(IncidentCounter.id == 1)
+                         .values(last=IncidentCounter.last + 1).returning(IncidentCounter.last)).scalar_one()
+        if iid is not None:
+            m = _ID.match(str(iid))
+            if not m:
+                raise ValidationError(f"incident id {iid!r} must look like INC-7", field="id")
+            number = int(m.group(1))
+            if s.get(IncidentRow, iid) is not None:
+                from opsnb.errors import Conflict
+
+                raise Conflict(f"incident {iid} exists already", kind="incident", key=iid)
+            if number > last:
+                s.execute(update(IncidentCounter).where(IncidentCounter.id == 1).values(last=number))
+        else:
+            number = int(last)
+            while s.scalar(select(IncidentRow.id).where(IncidentRow.number == number)) is not None:
+                number += 1  # an explicit id took this number earlier
+            s.execute(update(IncidentCounter).where(IncidentCounter.id == 1).values(last=number))
+            iid = f"INC-{number}"
+        who = actor or self._wb.user
+        s.add(IncidentRow(id=iid, number=number, title=title, severity=severity, status="triggered",
+                          service=service, services=svcs, summary=summary, commander=commander, scribe="",
+                          communications="", responders=[], created_at=now, created_by=who, updated_at=now,
+                          merged_into=None, impact_start=impact, detected_at=detected))
+        s.flush()
+        self._append(s, iid, "created", detected, who, {"title": title, "severity": severity, "service": service,
+                                                        "commander": commander})
+        self._wb.audit.record(s, action="incident.create", target=iid, actor=who,
+                              params={"title": title, "severity": severity, "service": service}, reason=reason)
+        return iid
+
+    def get(self, incident_id: str) -> Incident:
+        """One incident with its links and timeline.
+
+        Raises:
+            NotFound: No such incident.
+        """
+        with self._wb.db.session() as s:
+            return self._load(s, incident_id, with_timeline=True)
+
+    def _row(self, s: Session, incident_id: str, *, lock: bool = False) -> IncidentRow:
+        q = select(IncidentRow).where(IncidentRow.id == str(incident_id))
+        if lock and self._wb.db.dialect == "postgresql":
+            q = q.with_for_update()
+        row = s.scalar(q)
+        if row is None:
+            raise NotFound(f"no incident {incident_id}", kind="incident", key=str(incident_id))
+        return row
+
+    def _load(self, s: Session, incident_id: str, *, with_timeline: bool) -> Incident:
+        r = self._row(s, incident_id)
+        links = [{"kind": ln.kind, "ref": ln.ref, "at": ln.at, "actor": ln.actor}
+                 for ln in s.scalars(select(IncidentLink).where(IncidentLink.incident_id == r.id)
+                                     .order_by(IncidentLink.id))]
+        inc = Incident(
+            id=r.id, title=r.title, severity=r.severity, status=r.status, service=r.service,
+            services=list(r.services), summary=r.summary, commander=r.commander, scribe=r.scribe,
+            communications=r.communications, responders=list(r.responders), created_at=r.created_at,
+            created_by=r.created_by, updated_at=r.updated_at, merged_into=r.merged_into,
+            milestones={m: getattr(r, lifecycle.column(m)) for m in MILESTONES}, links=links)
+        if with_timeline:
+            inc.timeline = self._timeline_df(s, r.id)
+        return inc
+
+    def list(self, *, status: str | Sequence[str] | None = None, service: str | None = None,
+             severity: str | None = None, since: datetime | None = None, limit: int = 10_000) -> pd.DataFrame:
+        """Incidents, newest first. ``status="open"`` means triggered, acknowledged or mitigated."""
+        import pandas as pd
+
+        q = select(IncidentRow).order_by(IncidentRow.created_at.desc(), IncidentRow.number.desc()).limit(limit)
+        if status:
+            wanted = list(OPEN) if status == "open" else ([status] if isinstance(status, str) else list(status))
+            for st in wanted:
+                lifecycle.check_status(st)
+            q = q.where(IncidentRow.status.in_(wanted))
+        if service:
+            q = q.where(IncidentRow.service == service)
+        if severity:
+            q = q.where(IncidentRow.severity == severity)
+        if since is not None:
+            q = q.where(IncidentRow.created_at >= since)
+        with self._wb.db.session() as s:
+            rows = [{c: getattr(r, c) for c in LIST_COLUMNS} for r in s.scalars(q)]
+        df = pd.DataFrame(rows, columns=LIST_COLUMNS)
+        for c in LIST_COLUMNS[6:]:
+            df[c] = pd.to_datetime(df[c], utc=True)
+        return df
+
+    # ---------------------------------------------------------------- change
+
+    def update(self, incident_id: str, *, status: str | None = None, severity: str | None = None,
+               title: str | None = None, summary: str | None = None, commander: str | None = None,
+               scribe: str | None = None, communications: str | None = None,
+               responders: Sequence[str] | None = None, at: datetime | None = None, reason: str = "") -> Incident:
+        """Change status (validated transition), severity, title, summary or roles. Needs responder.
+
+        Entering acknowledged / mitigated / resolved / closed sets that milestone to ``at``
+        (default now) unless it is set already; reopening clears ``resolved``.
+
+        Example:
+            >>> ops.incidents.update("INC-7", status="acknowledged", commander="alice")  # doctest: +SKIP
+        """
+        when = _aware(at, "at") if at is not None else utcnow()
+        with self._wb.db.session() as s:
+            self._wb.access.require("responder", action="incident.update", session=s)
+            r = self._row(s, incident_id, lock=True)
+            who = self._wb.user
+            changes: dict[str, Any] = {}
+            if severity is not None and severity != r.severity:
+                lifecycle.check_severity(severity)
+                self._append(s, r.id, "severity", when, who, {"from": r.severity, "to": severity, "reason": reason})
+                changes["severity"] = (r.severity, severity)
+                r.severity = severity
+            for name, value, limit in (("title", title, 500), ("summary", summary, MAX_DATA)):
+                if value is not None and value != getattr(r, name):
+                    _text(value, name, limit=limit, required=name == "title")
+                    self._append(s, r.id, "update", when, who, {"field": name, "to": value})
+                    changes[name] = value
+                    setattr(r, name, value)
+            for role, person in (("commander", commander), ("scribe", scribe), ("communications", communications)):
+                if person is not None and person != getattr(r, role):
+                    _text(person, role, limit=200, required=False)
+                    self._append(s, r.id, "role", when, who, {"role": role, "from": getattr(r, role), "to": person})
+                    changes[role] = person
+                    setattr(r, role, person)
+            if responders is not None:
+                people = [_text(p, "responders", limit=200) for p in responders]
+                if people != list(r.responders):
+                    self._append(s, r.id, "role", when, who, {"role": "responders", "from": list(r.responders),
+                                                              "to": people})
+                    changes["responders"] = people
+                    r.responders = people
+            if status is not None:
+                self._transition(s, r, status, when, who, reason)
+                changes["status"] = status
+            if not changes:
+                raise ValidationError("nothing to change: give status, severity, title, summary or a role",
+                                      field="update")
+            r.updated_at = utcnow()
+            self._wb.audit.record(s, action="incident.update", target=r.id, params=changes, reason=reason)
+        return self.get(incident_id)
+
+    def _transition(self, s: Session, r: IncidentRow, status: str, when: datetime, who: str, reason: str) -> None:
+        lifecycle.check_transition(r.id, r.status, status)
+        old = r.status
+        ms = {m: getattr(r, lifecycle.column(m)) for m in MILESTONES}
+        if old == "resolved" and status == "triggered":
+            ms["resolved"], ms["closed"] = None, None
+        target = STATUS_MILESTONE.get(status)
+        if target and ms[target] is None:
+            ms[target] = when
+            problems = lifecycle.order_problems(ms)
+            if problems:
+                raise ValidationError(f"{r.id}: {status} at {when:%Y-%m-%d %H:%M:%S}Z would put milestones out "
+                                      "of order:", problems=problems, field="at")
+        for m in MILESTONES:
+            setattr(r, lifecycle.column(m), ms[m])
+        r.status = status
+        self._append(s, r.id, "status", when, who, {"from": old, "to": status, "reason": reason})
+
+    def add_note(self, incident_id: str, text: str, *, at: datetime | None = None) -> int:
+        """Add a note to the timeline. Needs responder. Returns the entry id."""
+        text = _text(text, "text", limit=MAX_DATA)
+        when = _aware(at, "at") if at is not None else utcnow()
+        with self._wb.db.session() as s:
+            self._wb.access.require("responder", action="incident.note", session=s)
+            r = self._row(s, incident_id)
+            eid = self._append(s, r.id, "note", when, self._wb.user, {"text": text})
+            self._wb.audit.record(s, action="incident.note", target=r.id, params={"entry": eid})
+        return eid
+
+    def add_timeline(self, incident_id: str, *, kind: str, at: datetime | None = None, actor: str | None = None,
+                     data: Mapping[str, Any] | None = None, session: Session | None = None) -> int:
+        """Append a typed entry (other domains: ``runbook_run``, ``page``, ``ack``, ``deploy``, ...).
+
+        Without ``session`` it needs responder and is audited; with ``session`` it joins the
+        caller's transaction, whose action the caller has checked and audited.
+
+        Raises:
+            ValidationError: Unknown kind, naive time, data that is not JSON.
+            NotFound: No such incident.
+        """
+        if kind not in KINDS:
+            raise ValidationError(f"unknown timeline kind {kind!r}; kinds are {', '.join(KINDS)}", field="kind")
+        when = _aware(at, "at") if at is not None else utcnow()
+        clean = _jsonable(data)
+        who = _text(actor, "actor", limit=200) if actor is not None else self._wb.user
+        if session is not None:
+            self._row(session, incident_id)
+            return self._append(session, str(incident_id), kind, when, who, clean)
+        with self._wb.db.session() as s:
+            self._wb.access.require("responder", action="incident.timeline", session=s)
+            self._row(s, incident_id)
+            eid = self._append(s, str(incident_id), kind, when, who, clean)
+            self._wb.audit.record(s, action="incident.timeline", target=str(incident_id),
+                                  params={"kind": kind, "entry": eid})
+        return eid
+
+    def _append(self, s: Session, iid: str, kind: str, at: datetime, actor: str, data: dict[str, Any]) -> int:
+        e = TimelineEntry(incident_id=iid, kind=kind, at=at, actor=actor, data=_jsonable(data),
+                          recorded_at=utcnow())
+        s.add(e)
+        s.flush()
+        return int(e.id)
+
+    def timeline(self, incident_id: str) -> pd.DataFrame:
+        """The timeline in time order: at, kind, actor, data, what (a one-line description)."""
+        with self._wb.db.session() as s:
+            self._row(s, incident_id)
+            return self._timeline_df(s, str(incident_id))
+
+    def _timeline_df(self, s: Session, iid: str) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = [{"id": e.id, "at": e.at, "kind": e.kind, "actor": e.actor, "data": e.data,
+                 "what": _describe(e.kind, e.data), "recorded_at": e.recorded_at}
+                for e in s.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == iid)
+                                   .order_by(TimelineEntry.at, TimelineEntry.id))]
+        df = pd.DataFrame(rows, columns=["id", "at", "kind", "actor", "data", "what", "recorded_at"])
+        df["at"] = pd.to_datetime(df["at"], utc=True)
+        df["recorded_at"] = pd.to_datetime(df["recorded_at"], utc=True)
+        return df
+
+    def set_milestone(self, incident_id: str, name: str, at: datetime | None, *, reason: str = "") -> Incident:
+        """Set or correct a milestone (None clears it); order is enforced, the edit audited. Needs responder.
+
+        Example:
+            >>> ops.incidents.set_milestone("INC-7", "impact_start", t0, reason="from the logs")  # doctest: +SKIP
+        """
+        lifecycle.check_milestone(name)
+        when = _aware(at, "at") if at is not None else None
+        with self._wb.db.session() as s:
+            self._wb.access.require("responder", action="incident.milestone", session=s)
+            r = self._row(s, incident_id, lock=True)
+            col = lifecycle.column(name)
+            old = getattr(r, col)
+            ms = {m: getattr(r, lifecycle.column(m)) for m in MILESTONES}
+            ms[name] = when
+            problems = lifecycle.order_problems(ms)
+            if problems:
+                raise ValidationError(f"{r.id}: milestones would be out of order:", problems=problems,
+                                      field=name)
+            setattr(r, col, when)
+            r.updated_at = utcnow()
+            self._append(s, r.id, "milestone", utcnow(), self._wb.user,
+                         {"name": name, "old": old, "new": when, "reason": reason})
+            self._wb.audit.record(s, action="incident.milestone", target=r.id,
+                                  params={"name": name, "old": old, "new": when}, reason=reason)
+        return self.get(incident_id)
+
+    def link(self, incident_id: str, *, alert: str | None = None, deploy: str | None = None,
+             run: str | None = None, slo: str | None = None, server: str | None = None,
+             service: str | None = None, reason: str = "", session: Session | None = None,
+             at: datetime | None = None) -> None:
+        """Link alerts, deploys, runbook runs, SLOs, servers or services (each once). Needs responder.
+
+        ``at`` dates the timeline entry (default now); ``session`` joins the caller's transaction.
+        """
+        pairs = [(k, v) for k, v in (("alert", alert), ("deploy", deploy), ("run", run), ("slo", slo),
+                                      ("server", server), ("service", service)) if v is not None]
+        if not pairs:
+            raise ValidationError("name something to link: alert, deploy, run, slo, server or service", field="link")
+        for k, v in pairs:
+            _text(v, k, limit=255)
+        when = _aware(at, "at") if at is not None else None
+        if session is not None:
+            self._row(session, incident_id)
+            self._link(session, str(incident_id), pairs, "opsnb-alerts", when)
+            return
+        with self._wb.db.session() as s:
+            self._wb.access.require("responder", action="incident.link", session=s)
+            self._row(s, incident_id)
+            self._link(s, str(incident_id), pairs, self._wb.user, when)
+            self._wb.audit.record(s, action="incident.link", target=str(incident_id),
+                                  params=dict(pairs), reason=reason)
+
+    def _link(self, s: Session, iid: str, pairs: Sequence[tuple[str, str]], who: str,
+              at: datetime | None = None) -> None:
+        now = at or utcnow()
+        for kind, ref in pairs:
+            exists = s.scalar(select(IncidentLink.id).where(IncidentLink.incident_id == iid,
+                                                            IncidentLink.kind == kind, IncidentLink.ref == ref))
+            if exists is not None:
+                continue
+            s.add(IncidentLink(incident_id=iid, kind=kind, ref=ref, at=now, actor=who))
+            self._append(s, iid, "deploy" if kind == "deploy" else "link", now, who, {"kind": kind, "ref": ref})
+            if kind == "alert" and module_exists("opsnb.alerts.service"):
+                self._wb.alerts.set_incident(ref, iid, session=s)
+
+    def merge(self, incident_id: str, *, into: str, reason: str = "") -> Incident:
+        """Merge an open incident into another: its links move over, status becomes merged. Needs responder."""
+        if str(incident_id) == str(into):
+            raise ValidationError("an incident cannot be merged into itself", field="into")
+        with self._wb.db.session() as s:
+            self._wb.access.require("responder", action="incident.merge", session=s)
+            src, dst = self._row(s, incident_id, lock=True), self._row(s, into, lock=True)
+            if dst.status not in OPEN and dst.status != "resolved":
+                from opsnb.errors import Conflict
+
+                raise Conflict(f"cannot merge into {dst.id}, which is {dst.status}", kind="incident", key=dst.id)
+            now = utcnow()
+            self._transition(s, src, "merged", now, self._wb.user, reason)
+            src.merged_into, src.updated_at = dst.id, now
+            pairs = [(ln.kind, ln.ref) for ln in s.scalars(select(IncidentLink)
+                                                           .where(IncidentLink.incident_id == src.id))]
+            self._link(s, dst.id, pairs, self._wb.user)
+            self._append(s, dst.id, "merge", now, self._wb.user, {"merged": src.id, "title": src.title})
+            self._wb.audit.record(s, action="incident.merge", target=src.id, params={"into": dst.id}, reason=reason)
+        return self.get(into)
+
+    def decline(self, incident_id: str, *, reason: str) -> Incident:
+        """Mark as not an incident (from triggered or acknowledged). Needs responder and a reason."""
+        _text(reason, "reason", limit=10_000)
+        return self.update(incident_id, status="declined", reason=reason)
+
+    # ---------------------------------------------------------------- alerts
+
+    def open_for_alert(self, alert: Mapping[str, Any], *, severity: str, rule: str, join_open: bool,
+                       session: Session) -> str:
+        """Open an incident for a firing alert, or join the open incident of its service (``join_open``).
+
+        Called by the alerts domain inside its transaction. Returns the incident id.
+        """
+        labels = dict(alert.get("labels") or {})
+        service = labels.get("service") or labels.get("job") or "unknown"
+        fp = str(alert["fingerprint"])
+        who = f"rule:{rule}"[:200]
+        iid = None
+        if join_open:
+            iid = session.scalar(select(IncidentRow.id).where(IncidentRow.service == service,
+                                                              IncidentRow.status.in_(OPEN))
+                                 .order_by(IncidentRow.created_at.desc()).limit(1))
+        if iid is None:
+            summary = str((alert.get("annotations") or {}).get("summary", ""))
+            title = (summary or f"{labels.get('alertname', 'alert')} on {service}")[:500]
+            iid = self._create(session, title, service, severity, (), "", None,
+                               alert.get("starts_at") or utcnow(), "", f"opened by incident rule {rule}", None, who)
+        self._link(session, iid, [("alert", fp)], who)
+        self._append(session, iid, "alert", alert.get("starts_at") or utcnow(), who,
+                     {"fingerprint": fp, "status": alert.get("status"), "labels": labels, "rule": rule})
+        return iid
+
+    # ---------------------------------------------------------------- SLO impact and metrics
+
+    def slo_impact(self, incident_id: str) -> pd.DataFrame:
+        """Per linked SLO, the error budget burned during the impact window (impact_start to resolved/now).
+
+        Computed by the SLO domain (``ops.slos[name]``); a row carries ``error`` when that fails.
+        """
+        import pandas as pd
+
+        inc = self.get(incident_id)
+        start = inc.started_at
+        end = inc.milestones.get("resolved") or utcnow()
+        cols = ["slo", "start", "end", "budget_burned", "bad_events", "total_events", "error"]
+        rows: list[dict[str, Any]] = []
+        names = inc.linked("slo")
+        if names and not module_exists("opsnb.slo.service"):
+            return pd.DataFrame([{"slo": n, "start": start, "end": end, "error": "opsnb.slo is not installed"}
+                                 for n in names], columns=cols)
+        for name in names:
+            row: dict[str, Any] = {"slo": name, "start": start, "end": end}
+            try:
+                row.update(_budget_burned(self._wb.slos[name], start, end))
+            except Exception as exc:  # one bad SLO must not hide the others' impact
+                row["error"] = f"{type(exc).__name__}: {exc}"
+            rows.append(row)
+        return pd.DataFrame(rows, columns=cols)
+
+    def metrics(self, *, start: datetime | None = None, end: datetime | None = None,
+                by: Sequence[str] = ("service", "severity")) -> pd.DataFrame:
+        """MTTD, MTTA, MTTM, MTTR (minutes): n, mean, median, p90 per group, for incidents whose impact
+        started in ``[start, end)``. Declined and merged incidents are left out. See
+        :mod:`opsnb.incidents.metrics` for the definitions.
+        """
+        import pandas as pd
+
+        from opsnb.incidents import metrics as m
+
+        bad = [b for b in by if b not in ("service", "severity", "status")]
+        if bad:
+            raise ValidationError(f"cannot group by {bad}; use service, severity or status", field="by")
+        q = select(IncidentRow).where(IncidentRow.status.notin_(("declined", "merged")))
+        with self._wb.db.session() as s:
+            rows = [{"id": r.id, "service": r.service, "severity": r.severity, "status": r.status,
+                     **{c: getattr(r, c) for c in ("impact_start", "detected_at", "paged_at", "acknowledged_at",
+                                                   "mitigated_at", "resolved_at")}} for r in s.scalars(q)]
+        df = pd.DataFrame(rows, columns=["id", "service", "severity", "status", "impact_start", "detected_at",
+                                         "paged_at", "acknowledged_at", "mitigated_at", "resolved_at"])
+        for c in df.columns[4:]:
+            df[c] = pd.to_datetime(df[c], utc=True)
+        if start is not None:
+            df = df[df["impact_start"] >= pd.Timestamp(start)]
+        if end is not None:
+            df = df[df["impact_start"] < pd.Timestamp(end)]
+        return m.summarize(df, by)
+
+
+def _budget_burned(slo: Any, start: datetime, end: datetime) -> dict[str, Any]:
+    """Ask an SLO object for the budget burned in a window (the SLO domain's API)."""
+    for meth in ("budget_burned", "budget_spent", "impact"):
+        fn = getattr(slo, meth, None)
+        if callable(fn):
+            out = fn(start=start, end=end)
+            if isinstance(out, Mapping):
+                return {"budget_burned": out.get("budget_burned", out.get("consumed")),
+                        "bad_events": out.get("bad", out.get("bad_events")),
+                        "total_events": out.get("total", out.get("total_events"))}
+            if hasattr(out, "budget_burned") or hasattr(out, "consumed"):
+                return {"budget_burned": getattr(out, "budget_burned", getattr(out, "consumed", None)),
+                        "bad_events": getattr(out, "bad", None), "total_events": getattr(out, "total", None)}
+            return {"budget_burned": float(out)}
+    if callable(getattr(slo, "units", None)) and hasattr(slo, "spec"):
+        # The SLO domain's per-minute units: bad events in the impact window over the budget of the
+        # SLO period ending at ``end`` (B x valid events of that period), by the reference's formulas.
+        from datetime import timedelta
+
+        period = timedelta(seconds=float(slo.spec.window.period_seconds(end)))
+        lo = min(start, end - period)
+        units = slo.units(lo, end)
+        u = units[0] if isinstance(units, tuple) else units
+        g_imp, t_imp = u.sums(int(start.timestamp() // 60), int(end.timestamp() // 60))
+        g_per, t_per = u.sums(int((end - period).timestamp() // 60), int(end.timestamp() // 60))
+        budget = (1.0 - float(slo.spec.target)) * t_per
+        return {"budget_burned": (t_imp - g_imp) / budget if budget > 0 else float("nan"),
+                "bad_events": t_imp - g_imp, "total_events": t_imp}
+    raise AttributeError(f"{type(slo).__name__} has no budget_burned(start=, end=)")

@@ -1,0 +1,98 @@
+"""Incidents under ``/opsnb/api/v1/incidents``.
+
+``GET /incidents`` (``?status=open&service=&since=``), ``GET /incidents/<id>``
+(with links and timeline), ``POST /incidents`` (open one), ``PATCH /incidents/<id>``
+(status, severity, roles), ``POST /incidents/<id>/notes``. Mutations act as the
+server's user and need the same roles as the library (responder).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from opsnb.errors import ValidationError
+from opsnb.web.alerts import frame_records, query_time
+from opsnb.web.base import ApiHandler
+
+_ID = r"(INC-[0-9]{1,9})"
+
+
+def _obj(handler: ApiHandler, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    body = handler.json_body()
+    if not isinstance(body, dict):
+        raise ValidationError("body must be a JSON object", field="body")
+    problems = [f"{k}: unknown field (allowed: {', '.join(allowed)})" for k in body if k not in allowed]
+    problems += [f"{k}: missing" for k in required if k not in body]
+    if problems:
+        raise ValidationError("bad request body:", problems=problems, field="body")
+    return body
+
+
+def _times(body: dict[str, Any], *names: str) -> None:
+    for n in names:
+        v = body.get(n)
+        if v is None:
+            continue
+        try:
+            t = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(f"{n}: {str(v)[:60]!r} is not an ISO 8601 time", field=n) from None
+        if t.tzinfo is None:
+            raise ValidationError(f"{n}: needs a time zone", field=n)
+        body[n] = t
+
+
+def _incident(inc: Any) -> dict[str, Any]:
+    d = inc.as_dict()
+    d["timeline"] = frame_records(inc.timeline) if inc.timeline is not None else []
+    return d
+
+
+class IncidentsHandler(ApiHandler):
+    """``GET /incidents`` and ``POST /incidents``."""
+
+    CREATE = ("title", "service", "severity", "services", "summary", "impact_start", "detected_at", "commander",
+              "reason")
+
+    def get(self) -> None:
+        status = self.get_query_argument("status", None) or None
+        df = self.ops.incidents.list(status=status, service=self.get_query_argument("service", None) or None,
+                                     since=query_time(self, "since"))
+        self.reply({"incidents": frame_records(df), "count": len(df)})
+
+    def post(self) -> None:
+        body = _obj(self, self.CREATE, ("title", "service"))
+        _times(body, "impact_start", "detected_at")
+        inc = self.ops.incidents.create(**body)
+        self.reply(_incident(inc), 201)
+
+
+class IncidentHandler(ApiHandler):
+    """``GET /incidents/<id>`` and ``PATCH /incidents/<id>``."""
+
+    UPDATE = ("status", "severity", "title", "summary", "commander", "scribe", "communications", "responders",
+              "at", "reason")
+
+    def get(self, incident_id: str) -> None:
+        self.reply(_incident(self.ops.incidents.get(incident_id)))
+
+    def patch(self, incident_id: str) -> None:
+        body = _obj(self, self.UPDATE)
+        _times(body, "at")
+        self.reply(_incident(self.ops.incidents.update(incident_id, **body)))
+
+
+class NotesHandler(ApiHandler):
+    """``POST /incidents/<id>/notes`` with ``{"text": ...}``."""
+
+    def post(self, incident_id: str) -> None:
+        body = _obj(self, ("text", "at"), ("text",))
+        _times(body, "at")
+        eid = self.ops.incidents.add_note(incident_id, body["text"], at=body.get("at"))
+        self.reply({"incident": incident_id, "entry": eid}, 201)
+
+
+def routes() -> list[tuple[str, Any]]:
+    return [("/incidents", IncidentsHandler), (f"/incidents/{_ID}", IncidentHandler),
+            (f"/incidents/{_ID}/notes", NotesHandler)]
