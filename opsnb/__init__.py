@@ -43,8 +43,13 @@ _LAZY: dict[str, str] = {
     "ValidationError": "opsnb.errors",
     "Workbench": "opsnb.workbench",
     "WorkspaceError": "opsnb.errors",
+    "confirm": "opsnb.runbooks",
     "connect": "opsnb.workbench",
+    "record": "opsnb.runbooks",
 }
+
+# Subpackages a notebook author reaches as attributes (``opsnb.runbooks.record(...)``).
+_SUBPACKAGES = frozenset({"runbooks"})
 
 __all__ = [
     "AuditError",
@@ -74,11 +79,16 @@ __all__ = [
     "Workbench",
     "WorkspaceError",
     "__version__",
+    "confirm",
     "connect",
+    "record",
+    "runbooks",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"opsnb.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'opsnb' has no attribute {name!r}")
@@ -119,4 +129,5 @@ if TYPE_CHECKING:
         ValidationError,
         WorkspaceError,
     )
+    from opsnb.runbooks import confirm, record
     from opsnb.workbench import Workbench, connect

@@ -13,7 +13,7 @@ PINNED = [
     "Conflict", "ConnectError", "HostKeyError", "LakeError", "MigrationError", "NotFound",
     "NotifyError", "OpsnbError", "ParseError", "PermissionDenied", "RemoteError", "RunCancelled",
     "RunFailed", "RunTimeout", "RunbookError", "Settings", "StoreError", "ValidationError",
-    "Workbench", "WorkspaceError", "__version__", "connect",
+    "Workbench", "WorkspaceError", "__version__", "confirm", "connect", "record", "runbooks",
 ]
 
 
@@ -25,6 +25,12 @@ def test_all_is_sorted_and_pinned() -> None:
 def test_every_public_name_resolves() -> None:
     for name in opsnb.__all__:
         assert getattr(opsnb, name) is not None, name
+
+
+def test_runbook_helpers_are_reachable_from_the_top() -> None:
+    import opsnb.runbooks
+
+    assert opsnb.confirm is opsnb.runbooks.confirm and opsnb.record is opsnb.runbooks.record
 
 
 def test_import_is_cheap() -> None:

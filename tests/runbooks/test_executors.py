@@ -25,7 +25,7 @@ def test_registry() -> None:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a dev dependency: a missing one must fail, not skip
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None,
                                   silence_logs=50) as c:
         yield c
