@@ -111,3 +111,51 @@ def rollback_cmd(ops: Any, deploy_id: str, to_version: str | None, reason: str, 
         opsnb deploys rollback DEP-42 --reason "5xx after release"
     """
     emit([ops.deploys.record_rollback(deploy_id, to_version=to_version, reason=reason)], fmt)
+
+
+@cli.command("freeze")
+@click.argument("service")
+@click.option("--env", default="prod", show_default=True)
+@click.option("--reason", required=True, help="Why; shown to whoever tries to deploy.")
+@click.option("--until", type=TIME, help="Lift automatically at this time (ISO 8601).")
+@pass_ops
+def freeze_cmd(ops: Any, service: str, env: str, reason: str, until: datetime | None) -> None:
+    """Refuse new deploys of SERVICE ('*' for all) until lifted; rollbacks stay allowed.
+
+    \b
+    Example:
+        opsnb deploys freeze checkout --reason "error budget exhausted" --until 2026-12-01T09:00Z
+    """
+    fid = ops.deploys.freeze(service=service, env=env, reason=reason, until=until)
+    click.echo(f"freeze {fid}: deploys of {service} to {env} refused")
+
+
+@cli.command("unfreeze")
+@click.argument("service", required=False)
+@click.option("--id", "freeze_id", type=int, help="Lift this freeze only.")
+@click.option("--env", default="prod", show_default=True)
+@click.option("--reason", default="", help="Why; kept in the audit trail.")
+@pass_ops
+def unfreeze_cmd(ops: Any, service: str | None, freeze_id: int | None, env: str, reason: str) -> None:
+    """Lift the active freezes of SERVICE, or one freeze by --id.
+
+    \b
+    Example:
+        opsnb deploys unfreeze checkout --reason "budget recovered"
+    """
+    n = ops.deploys.unfreeze(id=freeze_id, service=service, env=env, reason=reason)
+    click.echo(f"{n} freeze(s) lifted")
+
+
+@cli.command("freezes")
+@click.option("--all", "show_all", is_flag=True, help="Include lifted and expired freezes.")
+@format_option
+@pass_ops
+def freezes_cmd(ops: Any, show_all: bool, fmt: str) -> None:
+    """List deploy freezes.
+
+    \b
+    Example:
+        opsnb deploys freezes --format json
+    """
+    emit(ops.deploys.freezes(active=not show_all), fmt)

@@ -86,3 +86,21 @@ class Deploy:
                 f"<code>{html.escape(self.version)}</code>{prev} &middot; "
                 f"<span style='color:{colour}'>{html.escape(self.status)}</span> &middot; {when} "
                 f"by {html.escape(self.actor)}{extra}")
+
+
+class FreezeRow(Base):
+    """A deploy freeze: no new deploy of ``service`` (``*`` = every service) to ``env`` while active."""
+
+    __tablename__ = "deploy_freezes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    service: Mapped[str] = mapped_column(String(100), index=True)
+    env: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200), default="")  # e.g. "slo:checkout-availability"
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lifted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from opsnb.deploys import freezes
 from opsnb.deploys.models import STATUSES, TRANSITIONS, Deploy, DeployRow
 from opsnb.errors import Conflict, NotFound, ValidationError
 from opsnb.store.types import utcnow
@@ -73,7 +74,8 @@ class Deploys:
     def create(self, *, service: str, version: str, env: str = "prod", previous_version: str | None = None,
                commit: str | None = None, actor: str | None = None, status: str = "succeeded",
                started_at: datetime | None = None, finished_at: datetime | None = None,
-               id: str | None = None, rollback_of: str | None = None, reason: str = "") -> Deploy:
+               id: str | None = None, rollback_of: str | None = None, reason: str = "",
+               override_freeze: bool = False) -> Deploy:
         """Record a deployment. Needs operator; audited as ``deploy.create``.
 
         Args:
@@ -88,10 +90,11 @@ class Deploys:
             id: Your id (e.g. the CI system's); default ``DEP-<n>``.
             rollback_of: Id of the deploy this one rolls back.
             reason: Why, for the audit trail.
+            override_freeze: Deploy through an active freeze (needs a reason; audited).
 
         Raises:
             ValidationError: Every bad field, listed. PermissionDenied: not an operator.
-            Conflict: The id exists. NotFound: ``rollback_of`` names no deploy.
+            Conflict: The id exists, or a freeze blocks it. NotFound: ``rollback_of`` names no deploy.
         """
         started_at = started_at or utcnow()
         if finished_at is None and status != "running":
@@ -103,11 +106,21 @@ class Deploys:
             problems.append(f"rollback_of must be a deploy id, got {rollback_of!r}")
         if not isinstance(reason, str):
             problems.append(f"reason must be text, got {type(reason).__name__}")
+        if override_freeze and not (isinstance(reason, str) and reason.strip()):
+            problems.append("override_freeze needs a reason")
         if problems:
             raise ValidationError("bad deploy:", problems, field="deploy")
         try:
             with self._wb.db.session() as s:
                 self._wb.access.require("operator", action="deploy.create", session=s)
+                blocking = freezes.active(s, service=service, env=env)
+                # a rollback is the remedy, so a freeze never blocks it
+                if blocking is not None and rollback_of is None and not override_freeze:
+                    raise Conflict(
+                        f"deploys of {service} to {env} are frozen since {blocking.created_at:%Y-%m-%d %H:%M}Z"
+                        f" by {blocking.created_by}: {blocking.reason} (freeze {blocking.id};"
+                        " override_freeze=True with a reason deploys anyway)",
+                        kind="freeze", key=str(blocking.id))
                 return self._insert(s, service=service, version=version, env=env,
                                     previous_version=previous_version, commit=commit,
                                     actor=actor or self._wb.user, status=status, started_at=started_at,
@@ -224,6 +237,24 @@ class Deploys:
                                 finished_at=end, id=new_id, rollback_of=id, reason=reason)
 
     # --------------------------------------------------------------- reads
+    def freeze(self, *, service: str, env: str = "prod", reason: str, until: datetime | None = None,
+               source: str = "") -> int:
+        """Refuse new deploys of ``service`` (``*``: all) to ``env`` until lifted or ``until``. Needs operator.
+
+        Returns:
+            The freeze id.
+        """
+        return freezes.freeze(self._wb, service=service, env=env, reason=reason, until=until, source=source)
+
+    def unfreeze(self, *, id: int | None = None, service: str | None = None, env: str = "prod",
+                 source: str | None = None, reason: str = "") -> int:
+        """Lift a freeze by id, or the active ones of a service (optionally only from ``source``)."""
+        return freezes.unfreeze(self._wb, id=id, service=service, env=env, source=source, reason=reason)
+
+    def freezes(self, *, active: bool = True) -> pd.DataFrame:
+        """Deploy freezes, newest first (only active ones by default)."""
+        return freezes.frame(self._wb, active_only=active)
+
     def _row(self, s: Session, id: str) -> DeployRow:
         if not isinstance(id, str):
             raise ValidationError(f"deploy id must be text, got {id!r}", field="id")

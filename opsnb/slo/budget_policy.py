@@ -70,6 +70,7 @@ def evaluate(ops: Workbench, slos: SLOs, at: datetime, *, dry_run: bool = False)
     reports: dict[str, SLOReport] = {r.name: r for r in slos.reports(at, targets)}
     rows: list[dict[str, Any]] = []
     todo: list[tuple[int, str, dict[str, Any]]] = []
+    thaw: list[tuple[str, str]] = []  # (slo, service) whose freeze step cleared
     with ops.db.session() as s:
         active = {(r.slo, r.policy, r.step): r for r in s.scalars(
             select(BudgetStepTaken).where(BudgetStepTaken.cleared_at.is_(None)))}
@@ -96,11 +97,16 @@ def evaluate(ops: Workbench, slos: SLOs, at: datetime, *, dry_run: bool = False)
                         todo.append((int(rec.id), name, step.action))
                     elif not met and key in active and not dry_run:
                         active[key].cleared_at = utcnow()
+                        if (active[key].action or {}).get("kind") == "freeze-deploys":
+                            thaw.append((name, slos[name].spec.service))
                         ops.audit.record(s, action="slo.budget_policy.clear", target=name,
                                          params={"policy": p.name, "step": step.name, "value": v},
                                          reason="condition no longer met")
                         row["active"] = False
                     rows.append(row)
+    for name, service in thaw if module_exists("opsnb.deploys.service") else []:
+        # the policy lifts only the freeze it set itself
+        ops.deploys.unfreeze(service=service, source=f"slo:{name}", reason=f"error budget of SLO {name} recovered")
     for rec_id, name, action in todo:  # act after commit: a slow runbook must not hold the transaction
         result = _act(ops, name, slos[name].spec.service, action)
         with ops.db.session() as s:
@@ -130,7 +136,7 @@ def _act(ops: Workbench, slo: str, service: str, action: dict[str, Any]) -> str:
             freeze = getattr(ops.deploys, "freeze", None) if module_exists("opsnb.deploys.service") else None
             if freeze is None:
                 return "recorded; deploys domain has no freeze"
-            freeze(service=service, reason=f"error budget policy of SLO {slo}")
+            freeze(service=service, reason=f"error budget policy of SLO {slo}", source=f"slo:{slo}")
             return f"deploys of {service} frozen"
         return "recorded"
     except OpsnbError as exc:

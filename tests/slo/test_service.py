@@ -227,6 +227,29 @@ def test_budget_policy_steps_are_taken_once_audited_and_cleared(ops, slo_file) -
         ops.slos.evaluate_budget_policies(T0 + 2 * D)
 
 
+def test_freeze_step_freezes_deploys_and_lifts_its_own_freeze_when_it_clears(ops, slo_file) -> None:
+    from opsnb.errors import Conflict
+
+    slo_file(ops.slos.directory)
+    (ops.slos.directory / "budget.yaml").write_text(BUDGET_POLICY.replace(
+        "{remainingBelow: 0.25}", "{burnRateAbove: 10, window: 1h}"))
+    write_traffic(ops, minutes=3 * 1440, per_minute=10, errors=[("checkout", T0 + D, T0 + D + H, 1.0)])
+    service = ops.slos["checkout-availability"].spec.service
+    ops.slos.evaluate_budget_policies(T0 + D + H)
+    with pytest.raises(Conflict, match="error budget policy of SLO checkout-availability"):
+        ops.deploys.create(service=service, version="9.9.9")
+    ops.deploys.freeze(service=service, reason="by hand", source="")  # not the policy's: must survive
+    frozen = ops.deploys.freezes()
+    assert sorted(frozen["source"]) == ["", "slo:checkout-availability"]
+    ops.slos.evaluate_budget_policies(T0 + D + 3 * H)  # the 1 h burn is over: the step clears
+    left = ops.deploys.freezes()
+    assert list(left["source"]) == [""]
+    ops.deploys.unfreeze(service=service)
+    assert ops.deploys.create(service=service, version="9.9.9").version == "9.9.9"
+    calm = ops.slos.evaluate_budget_policies(T0 + 2 * D + H)  # no burn: nothing new is frozen
+    assert not calm["taken"].any() and ops.deploys.freezes().empty
+
+
 def test_firing_tiers_become_trigger_then_resolve_events(ops, slo_file) -> None:
     slo_file(ops.slos.directory)
     write_traffic(ops, minutes=3 * 1440, per_minute=10, errors=[("checkout", T0 + D, T0 + D + H, 1.0)])
@@ -388,6 +411,6 @@ def test_budget_policy_runbook_step_goes_through_the_runbooks_domain(ops_sqlite,
     df = ops_sqlite.slos.evaluate_budget_policies(T0 + D + H).set_index("step")
     assert df.loc["fast-burn", "taken"] and df.loc["fast-burn", "result"].startswith("failed: ")
     assert "no-such-runbook-here" in df.loc["fast-burn", "result"]
-    assert df.loc["freeze", "result"] == "recorded; deploys domain has no freeze"
+    assert df.loc["freeze", "result"].startswith("deploys of ") and df.loc["freeze", "result"].endswith(" frozen")
     stored = ops_sqlite.slos.steps_taken().set_index("step")
     assert stored.loc["fast-burn", "result"] == df.loc["fast-burn", "result"]
