@@ -368,6 +368,9 @@ class SshdFleet:
         prefix: Server names are ``{prefix}{i}``.
         max_startups: Passed to each :class:`Sshd`.
         labels: ``labels(i) -> dict`` for :meth:`register` (default role alternates web/db).
+        extra_config: More sshd_config lines for every server, or ``extra_config(i) -> str``
+            for server ``i`` (e.g. ``SetEnv PATH=...`` to put stand-in commands first on the
+            remote PATH, per server).
 
     Attributes:
         servers: The :class:`Sshd` instances.
@@ -377,13 +380,15 @@ class SshdFleet:
 
     def __init__(self, n: int, directory: str | os.PathLike[str] | None = None, *, prefix: str = "sshd-",
                  max_startups: str = "10:30:100",
-                 labels: Callable[[int], dict[str, str]] | None = None) -> None:
+                 labels: Callable[[int], dict[str, str]] | None = None,
+                 extra_config: str | Callable[[int], str] = "") -> None:
         self._own_dir = directory is None
         self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="opsnb-sshd-"))
         self.n = n
         self.prefix = prefix
         self.max_startups = max_startups
         self.labels = labels or (lambda i: {"role": "web" if i % 2 == 0 else "db", "env": "test"})
+        self.extra_config = extra_config
         self.servers: list[Sshd] = []
         self.client_key = self.directory / "client" / "id_ed25519"
         self.known_hosts = self.directory / "client" / "known_hosts"
@@ -395,8 +400,10 @@ class SshdFleet:
         os.chmod(self.directory, 0o755)
         key = make_keypair(self.client_key, comment="opsnb-test-client")
         user = test_user()
+        extra = self.extra_config
         self.servers = [Sshd(self.directory / f"{self.prefix}{i}", key.public_line, user=user,
-                             max_startups=self.max_startups) for i in range(self.n)]
+                             max_startups=self.max_startups, extra_config=extra(i) if callable(extra) else extra)
+                        for i in range(self.n)]
         with ThreadPoolExecutor(max_workers=min(16, max(1, self.n))) as ex:
             futures = [ex.submit(s.start, timeout) for s in self.servers]
             errors = [f.exception() for f in futures]

@@ -8,8 +8,9 @@ A local time that does not exist (spring forward) is skipped; one that happens t
 with OR when both are restricted, as in Vixie cron.
 
 Exactly once across schedulers: each schedule row holds ``next_run_at``; a scheduler
-claims a due fire with a compare-and-set ``UPDATE ... WHERE next_run_at = <seen>``, so
-of several schedulers only one wins. Leadership for the once-per-tick work (calling
+reads the due rows and moves them to their next fire in one transaction that holds them
+(SQLite ``BEGIN IMMEDIATE``, PostgreSQL ``FOR UPDATE SKIP LOCKED``), so of several
+schedulers only one sees a given fire as due. Leadership for the once-per-tick work (calling
 ``tick(now)`` on alerts, on-call, notify and SLOs) is a lease row with an expiry.
 
 Missed runs (the scheduler was down past a fire time by more than ``MISSED_GRACE``):
@@ -20,6 +21,7 @@ adds a random delay to each fire so many schedules on the hour do not all start 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import random
@@ -179,6 +181,34 @@ def _zone(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationError(f"unknown time zone {name!r} (use an IANA name like Europe/Paris)",
                               field="timezone") from None
+
+
+def _id_in(ids: list[int], pg: bool) -> Any:
+    """``id`` is one of ``ids``, as ONE bind parameter whatever their number.
+
+    ``IN (:p1, ..., :p1000)`` costs more to render and send than the update itself, and meets
+    SQLite's bind limit: PostgreSQL gets ``id = ANY(:array)``, SQLite ``id IN (SELECT value FROM
+    json_each(:json))``.
+    """
+    if pg:
+        from sqlalchemy import ARRAY, Integer, any_
+
+        return ScheduleRecord.id == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+    from sqlalchemy import func
+
+    each = func.json_each(bindparam("ids", json.dumps(ids))).table_valued("value")
+    return ScheduleRecord.id.in_(select(each.c.value))
+
+
+def _next_memo(memo: dict[tuple[str, str, datetime], datetime], rec: Any, after: datetime) -> datetime:
+    """:func:`next_fire`, computed once per (cron, zone, instant) within one claim: many schedules share them."""
+    if rec.interval_s:
+        return after + timedelta(seconds=float(rec.interval_s))
+    key = (rec.cron, rec.timezone, after)
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = next_fire(rec, after)
+    return hit
 
 
 def next_fire(rec: Any, after: datetime) -> datetime:
@@ -358,33 +388,61 @@ class Scheduler:
         The due rows are read and moved to their next fire in one transaction that holds
         them: SQLite's ``BEGIN IMMEDIATE`` takes the write lock first; PostgreSQL locks the
         rows (``FOR UPDATE SKIP LOCKED``, so a second scheduler skips them instead of waiting).
+
+        Cheap at scale (1,000 due in a few tens of milliseconds): plain column rows instead of
+        ORM objects, the next fire computed once per (expression, zone, instant), and the moves
+        written as one ``UPDATE ... WHERE id IN (...)`` per distinct new value.
         """
         fired: list[dict[str, Any]] = []
-        plans = []
-        q = select(ScheduleRecord).where(ScheduleRecord.enabled.is_(True), ScheduleRecord.next_run_at <= now)
+        t = ScheduleRecord
+        cols = [t.id, t.name, t.runbook, t.cron, t.timezone, t.interval_s, t.missed, t.jitter_s, t.next_run_at]
+        if submit:  # what a run needs; JSON decoding of params is not free, so only when firing
+            cols += [t.params, t.dry_run, t.reason, t.created_by]
+        q = select(*cols).where(t.enabled.is_(True), t.next_run_at <= now)
         if self._wb.db.dialect == "postgresql":
             q = q.with_for_update(skip_locked=True)
+        plans: list[tuple[Any, bool, bool, datetime]] = []
         with self._wb.db.session() as s:
-            due = list(s.scalars(q))
+            conn = s.connection()  # Core statements: no ORM compile state or session sync to pay for
+            due = conn.execute(q).all()
             if not due:
                 return fired
-            params = []
+            memo: dict[tuple[str, str, datetime], datetime] = {}
+            groups: dict[tuple[datetime, bool], list[int]] = {}
+            cutoff = now - MISSED_GRACE
             for r in due:
-                missed = now - r.next_run_at > MISSED_GRACE
+                rid, due_at, interval, jitter = r.id, r.next_run_at, r.interval_s, r.jitter_s
+                missed = due_at < cutoff
                 # Intervals keep their phase (no drift) unless the scheduler was away.
-                nxt = next_fire(r, r.next_run_at if r.interval_s and not missed else now)
+                nxt = _next_memo(memo, r, due_at if interval and not missed else now)
                 if nxt <= now:
-                    nxt = next_fire(r, now)
-                nxt += timedelta(seconds=random.uniform(0, r.jitter_s or 0.0))
+                    nxt = _next_memo(memo, r, now)
+                if jitter:
+                    nxt += timedelta(seconds=random.uniform(0, jitter))
                 run = not missed or r.missed == "catchup"
-                plans.append((r, run, missed, nxt, r.next_run_at))
-                params.append({"rid": r.id, "nxt": nxt, "fired": now if run else r.last_fired_at})
-            s.connection().execute(
-                update(ScheduleRecord).where(ScheduleRecord.id == bindparam("rid"))
-                .values(next_run_at=bindparam("nxt"), last_fired_at=bindparam("fired")), params)
-            s.expunge_all()
-        for r, run, missed, nxt, due_at in plans:
-            entry = {"schedule": r.name, "runbook": r.runbook, "due": due_at, "missed": missed,
+                plans.append((r, run, missed, nxt))
+                key = (nxt, run)
+                if key in groups:
+                    groups[key].append(rid)
+                else:
+                    groups[key] = [rid]
+            pg = self._wb.db.dialect == "postgresql"
+            singles: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+            for (nxt, run), ids in groups.items():
+                if len(ids) == 1:  # jittered fires are all different: batched below instead
+                    singles[run].append({"rid": ids[0], "nxt": nxt})
+                    continue
+                values: dict[str, Any] = {"next_run_at": nxt}
+                if run:  # a skipped (missed) fire keeps its last_fired_at
+                    values["last_fired_at"] = now
+                conn.execute(update(t).where(_id_in(ids, pg)).values(**values))
+            for run, rows in singles.items():
+                if rows:  # one executemany per kind
+                    stmt = update(t).where(t.id == bindparam("rid")).values(next_run_at=bindparam("nxt"))
+                    conn.execute(stmt.values(last_fired_at=now) if run else stmt, rows)
+        run_ids: list[dict[str, Any]] = []
+        for r, run, missed, nxt in plans:
+            entry = {"schedule": r.name, "runbook": r.runbook, "due": r.next_run_at, "missed": missed,
                      "fired": run, "next_run_at": nxt, "run_id": None, "status": None, "error": ""}
             if run and submit:
                 try:
@@ -392,12 +450,15 @@ class Scheduler:
                         r.runbook, params=dict(r.params or {}), dry_run=r.dry_run, reason=r.reason or f"schedule {r.name}",
                         trigger="schedule", trigger_ref=r.name, actor=r.created_by, wait=wait, _authorized=True)
                     entry["run_id"], entry["status"] = res.id, res.status
-                    with self._wb.db.session() as s:
-                        s.execute(update(ScheduleRecord).where(ScheduleRecord.id == r.id).values(last_run_id=res.id))
+                    run_ids.append({"rid": r.id, "run_id": res.id})
                 except Exception as exc:  # noqa: BLE001 - one bad schedule must not stop the others
                     entry["error"] = f"{type(exc).__name__}: {exc}"
                     log.warning("schedule %s: %s", r.name, exc)
             fired.append(entry)
+        if run_ids:  # one executemany for every run started this tick
+            with self._wb.db.session() as s:
+                s.connection().execute(
+                    update(t).where(t.id == bindparam("rid")).values(last_run_id=bindparam("run_id")), run_ids)
         return fired
 
     def service_ticks(self, now: datetime) -> dict[str, str]:

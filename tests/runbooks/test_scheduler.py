@@ -98,8 +98,9 @@ def test_due_schedule_fires_once_across_two_schedulers(rops: Any) -> None:
     assert len(fired) == 1 and fired[0]["fired"] and fired[0]["status"] == "succeeded"
     hist = rops.runbooks.history("trivial")
     assert len(hist) == 1 and hist["trigger"].iloc[0] == "schedule" and hist["params"].iloc[0]["x"] == 4
-    nxt = rops.runbooks.schedules.get("every-min")["next_run_at"]
-    assert nxt == datetime(2026, 5, 1, 10, 2, tzinfo=UTC)
+    sched = rops.runbooks.schedules.get("every-min")
+    assert sched["next_run_at"] == datetime(2026, 5, 1, 10, 2, tzinfo=UTC)
+    assert sched["last_run_id"] == hist["id"].iloc[0] == fired[0]["run_id"] and sched["last_fired_at"] == due
 
 
 def test_missed_runs_skip_or_catch_up_once(rops_sqlite: Any) -> None:
@@ -147,3 +148,66 @@ def test_services_tick_only_on_the_leader(rops_sqlite: Any) -> None:
     out_a = a.service_ticks(now)
     out_b = b.service_ticks(now)
     assert out_a.get("alerts") == "ok" and out_b == {} and calls == ["tick"]
+
+
+def _bulk(ops: Any, n: int, due: datetime, **kw: Any) -> None:
+    """``n`` schedules due at ``due``, inserted directly (create() validates one by one: slow for hundreds)."""
+    exprs = ["*/5 * * * *", "0 * * * *", "30 9 * * mon-fri"]
+    with ops.db.session() as s:
+        s.add_all([ScheduleRecord(name=f"b{i:04d}", runbook="trivial", cron=exprs[i % len(exprs)],
+                                  timezone="Europe/Paris", params={}, dry_run=True, missed="skip", jitter_s=0.0,
+                                  enabled=True, next_run_at=due, created_by="tester", created_at=due, reason="",
+                                  **kw) for i in range(n)])
+
+
+def test_many_due_schedules_are_claimed_once_across_two_schedulers(rops: Any) -> None:
+    due = datetime(2026, 6, 1, 11, 59, 50, tzinfo=UTC)
+    now = datetime(2026, 6, 1, 12, 0, 10, tzinfo=UTC)
+    _bulk(rops, 1200, due)  # more than one IN (...) chunk per group
+    results: list[list[dict[str, Any]]] = []
+    barrier = threading.Barrier(2)
+
+    def go(s: Scheduler) -> None:
+        barrier.wait()
+        results.append(s.tick(now, submit=False, services=False))
+
+    threads = [threading.Thread(target=go, args=(Scheduler(rops, holder=h),)) for h in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    fired = [e["schedule"] for r in results for e in r]
+    assert len(fired) == len(set(fired)) == 1200
+    with rops.db.session() as s:
+        rows = {r.name: r for r in s.query(ScheduleRecord)}
+    paris = now.astimezone(PARIS)
+    expected = {"*/5 * * * *": paris.replace(minute=5, second=0), "0 * * * *": paris.replace(hour=15, minute=0, second=0),
+                "30 9 * * mon-fri": (paris + timedelta(days=1)).replace(hour=9, minute=30, second=0)}
+    for r in rows.values():
+        assert r.next_run_at == expected[r.cron] and r.last_fired_at == now, r.name
+    assert Scheduler(rops).tick(now, submit=False, services=False) == []
+
+
+def test_claim_writes_jittered_missed_and_grouped_fires(rops: Any) -> None:
+    t0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
+    for i in range(3):
+        rops.runbooks.schedules.create(f"grp{i}", "trivial", cron="*/10 * * * *", now=t0)
+    for i in range(3):
+        rops.runbooks.schedules.create(f"jit{i}", "trivial", cron="*/10 * * * *", jitter=60, now=t0)
+    rops.runbooks.schedules.create("late", "trivial", cron="0 * * * *", now=t0 - timedelta(hours=2))
+    rops.runbooks.schedules.create("iv", "trivial", every="1h", now=t0)  # due 11:00, not yet
+    before = {n: rops.runbooks.schedules.get(n) for n in ("late", "iv")}
+    now = t0 + timedelta(minutes=11)  # every jittered fire is due, none is past the missed grace
+    fired = {e["schedule"]: e for e in Scheduler(rops).tick(now, submit=False, services=False)}
+    assert set(fired) == {"grp0", "grp1", "grp2", "jit0", "jit1", "jit2", "late"}
+    assert fired["late"]["missed"] and not fired["late"]["fired"]
+    after = {n: rops.runbooks.schedules.get(n) for n in fired}
+    for n in ("grp0", "grp1", "grp2"):
+        assert after[n]["next_run_at"] == t0 + timedelta(minutes=20) and after[n]["last_fired_at"] == now
+    for n in ("jit0", "jit1", "jit2"):
+        nxt = after[n]["next_run_at"]
+        assert t0 + timedelta(minutes=20) <= nxt <= t0 + timedelta(minutes=21) and after[n]["last_fired_at"] == now
+        assert nxt == fired[n]["next_run_at"]
+    # A skipped (missed) fire moves on and keeps its last_fired_at; a schedule not due is untouched.
+    assert after["late"]["next_run_at"] == t0 + timedelta(hours=1) and after["late"]["last_fired_at"] is None
+    assert rops.runbooks.schedules.get("iv") == before["iv"]
