@@ -151,7 +151,43 @@ def tick_cmd(ops: Any, fmt: str) -> None:
     """
     rep = ops.alerts.tick()
     emit({"flushed": rep.flushed, "notifications": len(rep.notifications), "incidents": ",".join(rep.incidents),
+          "pages": len([p for p in rep.pages if not p["error"]]),
+          "page_errors": "; ".join(f"{p['incident_id']}: {p['error']}" for p in rep.pages if p["error"]),
           "runbooks": rep.runbooks}, fmt)
+
+
+@cli.command("incident-rule")
+@click.option("--name", required=True)
+@click.option("--matchers", "-m", required=True, help='Alerts to match, e.g. \'severity="critical"\'.')
+@click.option("--severity", default="SEV2", show_default=True, help="Severity of the incident it opens.")
+@click.option("--no-join", is_flag=True, help="Always open a new incident (default: join an open one of the service).")
+@click.option("--policy", default=None, help="On-call escalation policy that pages a new incident.")
+@click.option("--reason", default="")
+@pass_ops
+def incident_rule_cmd(ops: Any, name: str, matchers: str, severity: str, no_join: bool, policy: str | None,
+                      reason: str) -> None:
+    """Make matching alerts open (or join) an incident, paged under --policy when new.
+
+    \b
+    Example:
+        opsnb alerts incident-rule --name crit -m 'severity="critical"' --severity SEV2 --policy sre
+    """
+    ops.alerts.create_incident_rule(name=name, matchers=matchers, severity=severity, join_open=not no_join,
+                                    policy=policy, reason=reason)
+    click.echo(f"incident rule {name} created")
+
+
+@cli.command("incident-rules")
+@format_option
+@pass_ops
+def incident_rules_cmd(ops: Any, fmt: str) -> None:
+    """List incident rules in the order they are tried.
+
+    \b
+    Example:
+        opsnb alerts incident-rules --format json
+    """
+    emit(ops.alerts.incident_rules(), fmt)
 
 
 @cli.command("replay")

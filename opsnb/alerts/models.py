@@ -4,7 +4,8 @@
 payload exactly as received (stored before the sender gets its 202);
 ``alert_groups`` the notification state of each group (Alertmanager's
 aggregation group plus its notification-log entry); ``alert_notifications`` what
-the grouping engine decided to send.
+the grouping engine decided to send; ``alert_pages`` the pages incident rules asked
+for (an outbox: written with the incident, started after commit).
 """
 
 from __future__ import annotations
@@ -124,7 +125,10 @@ class InhibitRule(Base):
 
 
 class IncidentRule(Base):
-    """Alerts matching ``matchers`` open an incident of ``severity`` (or join an open one)."""
+    """Alerts matching ``matchers`` open an incident of ``severity`` (or join an open one).
+
+    ``policy`` names an ``ops.oncall`` escalation policy: an incident the rule opens is paged under it.
+    """
 
     __tablename__ = "alert_incident_rules"
 
@@ -135,3 +139,27 @@ class IncidentRule(Base):
     join_open: Mapped[bool] = mapped_column(Boolean)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    policy: Mapped[str | None] = mapped_column(String(100), nullable=True)  # oncall escalation policy to page
+
+
+class AlertPage(Base):
+    """A page an incident rule asked for when it opened an incident (written in that transaction).
+
+    state: ``pending`` (not started yet; a tick that died after opening the incident leaves it
+    so, and the next tick starts it) | ``started`` (``escalation_id`` set) | ``failed`` (``error``).
+    """
+
+    __tablename__ = "alert_pages"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(String(40), index=True)
+    policy: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(10), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    escalation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")

@@ -44,6 +44,8 @@ class TickReport:
     flushed: int = 0
     notifications: list[Notification] = field(default_factory=list)
     incidents: list[str] = field(default_factory=list)  # incident ids opened or joined
+    # pages started for incidents rules opened: {incident_id, policy, rule, escalation, error}
+    pages: list[dict[str, Any]] = field(default_factory=list)
     runbooks: int = 0
 
 

@@ -1,5 +1,9 @@
 """The alerts service (``ops.alerts``): ingest, dedup, grouping, silences, rules, tick, replay.
 
+Silences and rules management live in :mod:`opsnb.alerts.rules`, the periodic work
+(incident rules, paging, flushing groups) in :mod:`opsnb.alerts.tick`; :class:`Alerts`
+combines them with ingest, reading and replay here.
+
 Ingest stores the raw payload and the deduplicated alert state in one
 transaction before the caller answers 202; a bad payload raises before anything
 is written. Notifications are not sent at ingest: :meth:`Alerts.tick` (run every
@@ -13,50 +17,27 @@ from __future__ import annotations
 import builtins
 import json
 import logging
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from opsnb._modules import module_exists
 from opsnb.alerts import payloads
-from opsnb.alerts.grouping import (
-    AlertView,
-    FatigueReport,
-    GroupState,
-    Notification,
-    Policy,
-    StreamEvent,
-)
+from opsnb.alerts.grouping import FatigueReport, GroupState, Policy, StreamEvent
 from opsnb.alerts.grouping import group_key as make_group_key
 from opsnb.alerts.grouping import group_labels as make_group_labels
 from opsnb.alerts.grouping import replay as replay_stream
 from opsnb.alerts.matchers import matches_all, parse_matchers
-from opsnb.alerts.models import (
-    Alert,
-    AlertGroup,
-    AlertNotification,
-    AlertReceipt,
-    IncidentRule,
-    InhibitRule,
-    Silence,
-)
+from opsnb.alerts.models import Alert, AlertGroup, AlertNotification, AlertReceipt, Silence
 from opsnb.alerts.payloads import NormalizedAlert  # noqa: F401 - re-exported for callers
-from opsnb.alerts.results import AlertInfo, IngestResult, Prepared, TickReport
-from opsnb.alerts.silences import (
-    InhibitSpec,
-    SilenceSpec,
-    inhibit_spec,
-    make_muter,
-    make_recurrence,
-    parse_duration,
-    silence_spec,
-)
-from opsnb.errors import Conflict, NotFound, ValidationError
+from opsnb.alerts.results import AlertInfo, IngestResult, Prepared, TickReport  # noqa: F401 - re-exported
+from opsnb.alerts.rules import SEVERITIES, AlertRules, inhibit_specs, silence_specs  # noqa: F401 - re-exported
+from opsnb.alerts.silences import make_muter, silence_spec
+from opsnb.alerts.tick import AlertTicker, dview, save_state, state_of
+from opsnb.errors import NotFound, ValidationError
 from opsnb.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -65,17 +46,8 @@ if TYPE_CHECKING:
     from opsnb.workbench import Workbench
 
 log = logging.getLogger(__name__)
-SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 ALERT_COLUMNS = ["fingerprint", "status", "alertname", "service", "severity", "summary", "labels", "starts_at",
                  "ends_at", "last_received_at", "receive_count", "group_key", "incident_id", "source", "silenced"]
-
-
-def _view(row: Any) -> AlertView:
-    return AlertView(row.fingerprint, row.labels, row.status, row.starts_at)
-
-
-def _dview(d: Mapping[str, Any]) -> AlertView:
-    return AlertView(d["fingerprint"], d["labels"], d["status"], d["starts_at"])
 
 
 # Columns read for an alert at ingest, and those an ingest update writes back.
@@ -85,21 +57,8 @@ _WRITTEN = ("status", "labels", "annotations", "starts_at", "ends_at", "last_rec
             "last_payload", "last_receipt_id", "group_key", "grouped")
 
 
-def _state(g: AlertGroup) -> GroupState:
-    return GroupState(key=g.key, labels=dict(g.labels), created_at=g.created_at, next_flush_at=g.next_flush_at,
-                      open=g.state == "open", flushed=g.flushed, notified=g.notified,
-                      last_notified_at=g.last_notified_at, last_firing=frozenset(g.last_firing),
-                      last_resolved=frozenset(g.last_resolved))
 
-
-def _save(g: AlertGroup, st: GroupState) -> None:
-    g.labels, g.state, g.created_at, g.next_flush_at = st.labels, "open" if st.open else "closed", \
-        st.created_at, st.next_flush_at
-    g.flushed, g.notified, g.last_notified_at = st.flushed, st.notified, st.last_notified_at
-    g.last_firing, g.last_resolved = sorted(st.last_firing), sorted(st.last_resolved)
-
-
-class Alerts:
+class Alerts(AlertRules, AlertTicker):
     """Alerts of a workbench (``ops.alerts``).
 
     Attributes:
@@ -293,19 +252,19 @@ class Alerts:
             for key, (row, joined) in sorted(touched.items()):
                 g = groups.get(key)
                 if g is not None and g.state == "open":
-                    st = _state(g)
-                    st.on_alert(_dview(row), now, self.policy)
-                    _save(g, st)
+                    st = state_of(g)
+                    st.on_alert(dview(row), now, self.policy)
+                    save_state(g, st)
                     continue
                 if not joined:
                     continue
                 st = GroupState.start(key, make_group_labels(row["labels"], self.policy.group_by), now,
-                                      self.policy, previous=_state(g) if g is not None else None)
-                st.on_alert(_dview(row), now, self.policy)
+                                      self.policy, previous=state_of(g) if g is not None else None)
+                st.on_alert(dview(row), now, self.policy)
                 if g is None:
                     g = AlertGroup(key=key)
                     s.add(g)
-                _save(g, st)
+                save_state(g, st)
 
     # ---------------------------------------------------------------- reading
 
@@ -328,7 +287,7 @@ class Alerts:
             q = q.where(Alert.last_received_at >= since)
         now = utcnow()
         with self._wb.db.session() as s:
-            silences = self._silence_specs(s, now)
+            silences = silence_specs(s, now)
             out = []
             for r in s.scalars(q):
                 if ms and not matches_all(ms, r.labels):
@@ -399,306 +358,6 @@ class Alerts:
         """Record that an alert belongs to an incident (the incidents domain calls this when linking)."""
         session.execute(update(Alert).where(Alert.fingerprint == fingerprint).values(incident_id=incident_id))
 
-    # ---------------------------------------------------------------- silences and rules
-
-    def create_silence(self, *, matchers: Any, comment: str, starts_at: datetime | None = None,
-                       ends_at: datetime | None = None, duration: str | float | timedelta | None = None,
-                       reason: str = "") -> dict[str, Any]:
-        """Silence notifications of matching alerts (the alerts are still stored). Needs operator.
-
-        Args:
-            matchers: e.g. ``'service="checkout",alertname=~"Disk.*"'``; at least one must not match "".
-            comment: Why (required).
-            starts_at: Default now. ends_at / duration: when it ends (one of them is required).
-
-        Example:
-            >>> ops.alerts.create_silence(matchers='service="search"', duration="2h",
-            ...                           comment="reindexing")                         # doctest: +SKIP
-        """
-        ms = parse_matchers(matchers, require_non_empty=True)
-        start = starts_at or utcnow()
-        if (ends_at is None) == (duration is None):
-            raise ValidationError("give exactly one of ends_at or duration", field="ends_at")
-        end = ends_at if ends_at is not None else start + parse_duration(duration, "duration")  # type: ignore[arg-type]
-        self._check_time(start, "starts_at")
-        self._check_time(end, "ends_at")
-        if end <= start:
-            raise ValidationError(f"ends_at {end} must be after starts_at {start}", field="ends_at")
-        return self._add_silence("silence", ms, start, end, None, comment, reason)
-
-    def create_maintenance(self, *, matchers: Any, comment: str, start: str, duration: str | float | timedelta,
-                           days: Iterable[str] | None = None, timezone: str = "UTC",
-                           starts_at: datetime | None = None, until: datetime | None = None,
-                           reason: str = "") -> dict[str, Any]:
-        """A recurring maintenance window: silences matching alerts every given weekday at a local time.
-
-        Args:
-            start: Local wall-clock start, ``"HH:MM"`` in ``timezone``.
-            duration: e.g. ``"2h"``. days: weekdays (``["sun"]``); default every day.
-            starts_at / until: When the recurrence is valid (default from now, no end).
-
-        Example:
-            >>> ops.alerts.create_maintenance(matchers='service="catalog"', start="02:00", duration="1h",
-            ...     days=["sun"], timezone="Europe/Berlin", comment="weekly reindex")  # doctest: +SKIP
-        """
-        ms = parse_matchers(matchers, require_non_empty=True)
-        rec = make_recurrence(start=start, duration=duration, days=days, timezone=timezone)
-        begin = starts_at or utcnow()
-        self._check_time(begin, "starts_at")
-        if until is not None:
-            self._check_time(until, "until")
-            if until <= begin:
-                raise ValidationError("until must be after starts_at", field="until")
-        return self._add_silence("maintenance", ms, begin, until, rec, comment, reason)
-
-    @staticmethod
-    def _check_time(t: Any, name: str) -> None:
-        if not isinstance(t, datetime) or t.tzinfo is None:
-            raise ValidationError(f"{name} must be a timezone-aware datetime, got {t!r}", field=name)
-
-    def _add_silence(self, kind: str, ms: Sequence[Any], start: datetime, end: datetime | None,
-                     rec: dict[str, Any] | None, comment: str, reason: str) -> dict[str, Any]:
-        if not isinstance(comment, str) or not comment.strip() or "\x00" in comment or len(comment) > 10_000:
-            raise ValidationError("a silence needs a comment saying why (at most 10,000 characters)",
-                                  field="comment")
-        sid = str(uuid.uuid4())
-        with self._wb.db.session() as s:
-            self._wb.access.require("operator", action=f"alerts.{kind}.create", session=s)
-            row = Silence(id=sid, kind=kind, matchers=[m.as_dict() for m in ms], starts_at=start, ends_at=end,
-                          recurrence=rec, created_by=self._wb.user, created_at=utcnow(), comment=comment,
-                          expired_at=None)
-            s.add(row)
-            self._wb.audit.record(s, action=f"alerts.{kind}.create", target=sid,
-                                  params={"matchers": [str(m) for m in ms], "starts_at": start, "ends_at": end,
-                                          "recurrence": rec, "comment": comment}, reason=reason)
-        return self._silence_dict(row, utcnow())
-
-    @staticmethod
-    def _silence_dict(r: Silence, now: datetime) -> dict[str, Any]:
-        spec = silence_spec(r)
-        return {"id": r.id, "kind": r.kind, "matchers": ",".join(str(m) for m in spec.matchers),
-                "starts_at": r.starts_at, "ends_at": r.ends_at, "recurrence": r.recurrence,
-                "created_by": r.created_by, "comment": r.comment, "expired_at": r.expired_at,
-                "active": spec.is_active(now)}
-
-    def list_silences(self, *, include_expired: bool = False, at: datetime | None = None) -> pd.DataFrame:
-        """Silences and maintenance windows, with whether each is active at ``at`` (default now)."""
-        import pandas as pd
-
-        now = at or utcnow()
-        with self._wb.db.session() as s:
-            rows = [self._silence_dict(r, now) for r in s.scalars(select(Silence).order_by(Silence.created_at))
-                    if include_expired or ((r.expired_at is None or r.expired_at > now)
-                                           and (r.ends_at is None or r.ends_at > now))]
-        cols = ["id", "kind", "matchers", "starts_at", "ends_at", "recurrence", "created_by", "comment",
-                "expired_at", "active"]
-        return pd.DataFrame(rows, columns=cols)
-
-    def expire_silence(self, silence_id: str, *, reason: str = "") -> None:
-        """End a silence now (it stays listed as expired). Needs operator."""
-        with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="alerts.silence.expire", session=s)
-            row = s.get(Silence, silence_id)
-            if row is None:
-                raise NotFound(f"no silence {silence_id!r}", kind="silence", key=silence_id)
-            if row.expired_at is not None:
-                raise Conflict(f"silence {silence_id} expired already at {row.expired_at}", kind="silence",
-                               key=silence_id)
-            row.expired_at = utcnow()
-            self._wb.audit.record(s, action="alerts.silence.expire", target=silence_id, params={}, reason=reason)
-
-    def create_inhibit_rule(self, *, name: str, source: Any, target: Any, equal: Sequence[str] = (),
-                            reason: str = "") -> None:
-        """Mute ``target`` alerts while a firing ``source`` alert has the same ``equal`` labels. Needs operator.
-
-        Example:
-            >>> ops.alerts.create_inhibit_rule(name="down-hides-latency", source='alertname="ServiceDown"',
-            ...     target='alertname="HighLatency"', equal=["service"])   # doctest: +SKIP
-        """
-        src = parse_matchers(source, require_non_empty=True)
-        tgt = parse_matchers(target, require_non_empty=True)
-        eq = [str(e) for e in equal]
-        self._check_name(name)
-        with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="alerts.inhibit.create", session=s)
-            if s.scalar(select(InhibitRule).where(InhibitRule.name == name)) is not None:
-                raise Conflict(f"inhibit rule {name!r} exists already", kind="inhibit_rule", key=name)
-            s.add(InhibitRule(name=name, source_matchers=[m.as_dict() for m in src],
-                              target_matchers=[m.as_dict() for m in tgt], equal=eq, created_by=self._wb.user,
-                              created_at=utcnow()))
-            self._wb.audit.record(s, action="alerts.inhibit.create", target=name,
-                                  params={"source": [str(m) for m in src], "target": [str(m) for m in tgt],
-                                          "equal": eq}, reason=reason)
-
-    def create_incident_rule(self, *, name: str, matchers: Any, severity: str = "SEV2", join_open: bool = True,
-                             reason: str = "") -> None:
-        """Alerts matching ``matchers`` open an incident of ``severity``, or join an open incident of the
-        same service when ``join_open``. Needs operator.
-
-        Example:
-            >>> ops.alerts.create_incident_rule(name="critical-pages", matchers='severity="critical"',
-            ...                                 severity="SEV2")            # doctest: +SKIP
-        """
-        ms = parse_matchers(matchers, require_non_empty=True)
-        if severity not in SEVERITIES:
-            raise ValidationError(f"severity {severity!r} must be one of {', '.join(SEVERITIES)}", field="severity")
-        self._check_name(name)
-        with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="alerts.incident_rule.create", session=s)
-            if s.scalar(select(IncidentRule).where(IncidentRule.name == name)) is not None:
-                raise Conflict(f"incident rule {name!r} exists already", kind="incident_rule", key=name)
-            s.add(IncidentRule(name=name, matchers=[m.as_dict() for m in ms], severity=severity,
-                               join_open=bool(join_open), created_by=self._wb.user, created_at=utcnow()))
-            self._wb.audit.record(s, action="alerts.incident_rule.create", target=name,
-                                  params={"matchers": [str(m) for m in ms], "severity": severity,
-                                          "join_open": bool(join_open)}, reason=reason)
-
-    @staticmethod
-    def _check_name(name: Any) -> None:
-        if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\x00" in name:
-            raise ValidationError("a rule needs a name of 1-200 characters", field="name")
-
-    def _silence_specs(self, s: Session, now: datetime) -> builtins.list[SilenceSpec]:
-        q = select(Silence).where(Silence.expired_at.is_(None) | (Silence.expired_at > now))
-        return [silence_spec(r) for r in s.scalars(q) if r.ends_at is None or r.ends_at > now]
-
-    def _inhibit_specs(self, s: Session) -> builtins.list[InhibitSpec]:
-        return [inhibit_spec(r) for r in s.scalars(select(InhibitRule))]
-
-    # ---------------------------------------------------------------- tick
-
-    def tick(self, now: datetime | None = None) -> TickReport:
-        """Do what is due: incident rules for changed alerts, flush due groups, send, trigger runbooks.
-
-        A notification is queued with ``ops.notify`` (channel ``alerts_channel``) in the same
-        transaction as the flush that decided it, then attempted after commit, so none is lost
-        or sent twice. Safe to call often and from several processes (a due group is claimed by one).
-        """
-        now = now or utcnow()
-        rep = TickReport(at=now)
-        triggers: builtins.list[dict[str, Any]] = []
-        deliveries: builtins.list[int] = []
-        # Small transactions, so webhooks arriving meanwhile wait for the write lock only briefly.
-        while True:
-            with self._wb.db.session() as s:
-                if self._process_pending(s, now, rep, triggers, limit=200) < 200:
-                    break
-        for _ in range(100):  # bounded: a zero group_interval must not spin forever
-            with self._wb.db.session() as s:
-                if self._flush_due(s, now, rep, deliveries, limit=100) < 100:
-                    break
-        if deliveries:
-            try:
-                self._wb.notify.attempt(deliveries, now=now)
-            except Exception as exc:  # queued deliveries are retried by ops.notify.tick()
-                log.warning("notification attempt failed: %s", exc)
-        if triggers and module_exists("opsnb.runbooks.service"):
-            runbooks = self._wb.runbooks
-            if hasattr(runbooks, "trigger_for_alert") and _has_triggers(runbooks):
-                for t in triggers:
-                    try:
-                        runbooks.trigger_for_alert(t)
-                        rep.runbooks += 1
-                    except Exception as exc:  # a runbook failing to start must not stop alert processing
-                        log.warning("runbook trigger for alert %s failed: %s", t.get("fingerprint"), exc)
-        return rep
-
-    def _process_pending(self, s: Session, now: datetime, rep: TickReport,
-                         triggers: builtins.list[dict[str, Any]], *, limit: int) -> int:
-        pending = list(s.scalars(select(Alert).where(Alert.pending.is_(True)).order_by(Alert.id).limit(limit)))
-        if not pending:
-            return 0
-        rules = [(r, parse_matchers(r.matchers)) for r in s.scalars(select(IncidentRule).order_by(IncidentRule.id))]
-        incidents = self._wb.incidents if module_exists("opsnb.incidents.service") else None
-        for a in pending:
-            info = {"fingerprint": a.fingerprint, "status": a.status, "labels": a.labels,
-                    "annotations": a.annotations, "starts_at": a.starts_at, "ends_at": a.ends_at,
-                    "source": a.source, "incident_id": a.incident_id}
-            if incidents is not None:
-                if a.incident_id:
-                    incidents.add_timeline(a.incident_id, kind="alert", at=a.ends_at if a.status == "resolved"
-                                           else now, actor="opsnb-alerts",
-                                           data={"fingerprint": a.fingerprint, "status": a.status,
-                                                 "labels": a.labels}, session=s)
-                elif a.status == "firing":
-                    rule = next((r for r, ms in rules if matches_all(ms, a.labels)), None)
-                    if rule is not None:
-                        a.incident_id = incidents.open_for_alert(info, severity=rule.severity, rule=rule.name,
-                                                                 join_open=rule.join_open, session=s)
-                        info["incident_id"] = a.incident_id
-                        if a.incident_id not in rep.incidents:
-                            rep.incidents.append(a.incident_id)
-            if a.status == "firing":
-                triggers.append(info)
-            a.pending = False
-        return len(pending)
-
-    def _flush_due(self, s: Session, now: datetime, rep: TickReport, deliveries: builtins.list[int], *,
-                   limit: int) -> int:
-        q = (select(AlertGroup).where(AlertGroup.state == "open", AlertGroup.next_flush_at <= now)
-             .order_by(AlertGroup.next_flush_at).limit(limit))
-        if self._wb.db.dialect == "postgresql":
-            q = q.with_for_update(skip_locked=True)  # another ticking process takes the rest
-        due = list(s.scalars(q))
-        if not due:
-            return 0
-        silences, inhibits = self._silence_specs(s, now), self._inhibit_specs(s)
-        everyone: dict[str, AlertView] = {}
-        if inhibits:
-            everyone = {r.fingerprint: _view(r) for r in s.scalars(select(Alert).where(Alert.status != "resolved"))}
-        muter = make_muter(silences, inhibits)
-        channel = str(self._wb.settings.alerts_channel)
-        notify = channel and module_exists("opsnb.notify.service")
-        for g in due:
-            members = list(s.scalars(select(Alert).where(Alert.group_key == g.key, Alert.grouped.is_(True))))
-            st = _state(g)
-            note, leaving = st.flush([_view(m) for m in members],
-                                     lambda v: muter(v, now, everyone) is not None, now, self.policy)
-            _save(g, st)
-            rep.flushed += 1
-            if leaving:
-                s.execute(update(Alert).where(Alert.fingerprint.in_(leaving), Alert.group_key == g.key)
-                          .values(grouped=False))
-            if note is None:
-                continue
-            rep.notifications.append(note)
-            row = AlertNotification(at=now, group_key=g.key, status=note.status, reason=note.reason,
-                                    firing=list(note.firing), resolved=list(note.resolved), channel=channel,
-                                    delivery="recorded" if not channel else "unavailable",
-                                    error="" if not channel or notify else "opsnb.notify is not installed")
-            s.add(row)
-            s.flush()
-            if notify:
-                subject, body = self._render(note, {m.fingerprint: m for m in members})
-                try:
-                    with s.begin_nested():  # a bad channel fails this notification, not the flush
-                        did = self._wb.notify.send(
-                            channel=channel, subject=subject, body=body, dedup_key=f"alert-notification-{row.id}",
-                            context={"group_key": note.group_key, "status": note.status, "reason": note.reason,
-                                     "firing": list(note.firing), "resolved": list(note.resolved),
-                                     "labels": note.group_labels}, session=s, now=now)
-                    row.delivery = f"queued:{did}"
-                    deliveries.append(int(did))
-                except Exception as exc:
-                    row.delivery, row.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        return len(due)
-
-    @staticmethod
-    def _render(note: Notification, rows: Mapping[str, Any]) -> tuple[str, str]:
-        label = " ".join(f"{k}={v}" for k, v in note.group_labels.items())
-        n = len(note.firing) if note.status == "firing" else len(note.resolved)
-        subject = f"[{note.status.upper()}:{n}] {label}".strip()
-        lines = []
-        for title, group in (("Firing", note.firing), ("Resolved", note.resolved)):
-            if group:
-                lines.append(f"{title}:")
-                for f in group:
-                    r = rows.get(f)
-                    if r is not None:
-                        summary = r.annotations.get("summary", "") or ", ".join(f"{k}={v}" for k, v in r.labels.items())
-                        lines.append(f"- {summary} (since {r.starts_at:%Y-%m-%d %H:%M}Z)")
-        return subject, "\n".join(lines)
-
     # ---------------------------------------------------------------- fatigue
 
     def replay(self, stream: Iterable[StreamEvent | Mapping[str, Any]] | None = None, *,
@@ -722,7 +381,7 @@ class Alerts:
             with self._wb.db.session() as s:
                 q = select(Silence)
                 silences = [silence_spec(r) for r in s.scalars(q)]
-                inhibits = self._inhibit_specs(s)
+                inhibits = inhibit_specs(s)
             if silences or inhibits:
                 muter = make_muter(silences, inhibits)
         return replay_stream(events, policy or self.policy, muter=muter, until=until)
@@ -768,14 +427,3 @@ def _stream_event(e: Mapping[str, Any]) -> StreamEvent:
         raise ValidationError(f"stream event status {status!r} must be firing or resolved", field="status")
     return StreamEvent(at=at, labels=dict(labels), status=status, fingerprint=e.get("fingerprint"))
 
-
-def _has_triggers(runbooks: Any) -> bool:
-    """Whether any runbook trigger exists (asked once per tick, not once per alert)."""
-    trig = getattr(runbooks, "triggers", None)
-    lister = getattr(trig, "list", None)
-    if not callable(lister):
-        return True
-    try:
-        return len(lister()) > 0
-    except Exception:  # unknown API: let trigger_for_alert decide per alert
-        return True

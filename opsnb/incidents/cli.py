@@ -68,19 +68,38 @@ def show_cmd(ops: Any, incident_id: str, fmt: str) -> None:
 @click.option("--severity", type=SEVS, default="SEV3", show_default=True)
 @click.option("--impact-start", default=None, help="ISO time (default: now).")
 @click.option("--commander", default="")
+@click.option("--policy", default=None, help="Page at once under this on-call escalation policy.")
 @format_option
 @pass_ops
 def create_cmd(ops: Any, title: str, service: str, severity: str, impact_start: str | None, commander: str,
-               fmt: str) -> None:
-    """Open an incident.
+               policy: str | None, fmt: str) -> None:
+    """Open an incident (and page it with --policy).
 
     \b
     Example:
-        opsnb incident create --title "Checkout 5xx" --service checkout --severity SEV2
+        opsnb incident create --title "Checkout 5xx" --service checkout --severity SEV2 --policy sre
     """
     inc = ops.incidents.create(title=title, service=service, severity=severity, commander=commander,
-                               impact_start=parse_when(impact_start, "--impact-start"))
-    emit({"id": inc.id, "status": inc.status, "severity": inc.severity}, fmt)
+                               impact_start=parse_when(impact_start, "--impact-start"), policy=policy)
+    emit({"id": inc.id, "status": inc.status, "severity": inc.severity,
+          "paged_at": inc.milestones.get("paged")}, fmt)
+
+
+@cli.command("page")
+@click.argument("incident_id")
+@click.option("--policy", required=True, help="On-call escalation policy name.")
+@click.option("--reason", default="")
+@format_option
+@pass_ops
+def page_cmd(ops: Any, incident_id: str, policy: str, reason: str, fmt: str) -> None:
+    """Page an incident under an escalation policy (level 1 now, later levels by 'opsnb oncall tick').
+
+    \b
+    Example:
+        opsnb incident page INC-7 --policy sre
+    """
+    emit({"incident_id": incident_id, "policy": policy,
+          "escalation": ops.incidents.page(incident_id, policy=policy, reason=reason)}, fmt)
 
 
 @cli.command("update")

@@ -4,6 +4,8 @@ The timeline is the source of truth and append-only: every change (status,
 severity, roles, milestones, links, notes) adds a typed entry in the same
 transaction as the change and its audit record. Other domains add their own
 entries through :meth:`Incidents.add_timeline` (runbook runs, pages, acks, deploys).
+Paging through ``ops.oncall`` (``create(policy=)``, :meth:`Incidents.page`, and status changes
+acknowledging or ending an escalation) is in :mod:`opsnb.incidents.paging`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from opsnb._modules import module_exists
 from opsnb.errors import NotFound, ValidationError
-from opsnb.incidents import lifecycle
+from opsnb.incidents import lifecycle, paging
 from opsnb.incidents.lifecycle import MILESTONES, OPEN, STATUS_MILESTONE
 from opsnb.incidents.models import IncidentCounter, IncidentLink, IncidentRow, TimelineEntry
 from opsnb.store.types import utcnow
@@ -131,6 +133,15 @@ class Incident:
                 f"{' &middot; ' + roles if roles else ''}<table>{ms}</table>{tl}</div>")
 
 
+@dataclass(frozen=True)
+class AlertIncident:
+    """The incident an alert opened (``created``) or joined."""
+
+    id: str
+    title: str
+    created: bool
+
+
 def _describe(kind: str, data: Mapping[str, Any]) -> str:
     if kind == "note":
         return str(data.get("text", ""))
@@ -155,7 +166,7 @@ class Incidents:
     def create(self, *, title: str, service: str, severity: str = "SEV3", services: Sequence[str] = (),
                summary: str = "", impact_start: datetime | None = None, detected_at: datetime | None = None,
                commander: str = "", reason: str = "", id: str | None = None,
-               session: Session | None = None, actor: str | None = None) -> Incident:
+               session: Session | None = None, actor: str | None = None, policy: str | None = None) -> Incident:
         """Open an incident (status triggered). Needs responder.
 
         Args:
@@ -164,15 +175,26 @@ class Incidents:
             detected_at: When it was detected (default now).
             id: An explicit ``INC-<n>`` (imports and the demo); default the next number.
             session: Run inside the caller's transaction (the alerts domain opening by rule).
+            policy: Page it at once under this ``ops.oncall`` escalation policy (see :meth:`page`);
+                not with ``session`` (paging runs its own transactions). A policy that does not
+                exist is refused before anything is written.
 
         Example:
-            >>> inc = ops.incidents.create(title="Checkout 5xx", service="checkout", severity="SEV2")  # doctest: +SKIP
+            >>> inc = ops.incidents.create(title="Checkout 5xx", service="checkout", severity="SEV2",
+            ...                            policy="default")  # doctest: +SKIP
         """
+        if policy is not None and session is not None:
+            raise ValidationError("policy= cannot be used with session=: page after the transaction commits",
+                                  field="policy")
         if session is None:
             with self._wb.db.session() as s:
                 self._wb.access.require("responder", action="incident.create", session=s)
+                if policy is not None:
+                    self._check_policy(s, policy)
                 iid = self._create(s, title, service, severity, services, summary, impact_start, detected_at,
                                    commander, reason, id, actor)
+            if policy is not None:
+                self._page_or_record(iid, policy, reason)
             return self.get(iid)
         iid = self._create(session, title, service, severity, services, summary, impact_start, detected_at,
                            commander, reason, id, actor)
@@ -299,7 +321,7 @@ class Incidents:
         with self._wb.db.session() as s:
             self._wb.access.require("responder", action="incident.update", session=s)
             r = self._row(s, incident_id, lock=True)
-            who = self._wb.user
+            who, old_status, iid = self._wb.user, r.status, r.id
             changes: dict[str, Any] = {}
             if severity is not None and severity != r.severity:
                 lifecycle.check_severity(severity)
@@ -333,6 +355,8 @@ class Incidents:
                                       field="update")
             r.updated_at = utcnow()
             self._wb.audit.record(s, action="incident.update", target=r.id, params=changes, reason=reason)
+        if status is not None:
+            paging.after_status(self._wb, self, iid, old_status, status, by=who, at=when)
         return self.get(incident_id)
 
     def _transition(self, s: Session, r: IncidentRow, status: str, when: datetime, who: str, reason: str) -> None:
@@ -381,15 +405,25 @@ class Incidents:
         clean = _jsonable(data)
         who = _text(actor, "actor", limit=200) if actor is not None else self._wb.user
         if session is not None:
-            self._row(session, incident_id)
+            self._paged(self._row(session, incident_id), kind, when, clean)
             return self._append(session, str(incident_id), kind, when, who, clean)
         with self._wb.db.session() as s:
             self._wb.access.require("responder", action="incident.timeline", session=s)
-            self._row(s, incident_id)
+            self._paged(self._row(s, incident_id), kind, when, clean)
             eid = self._append(s, str(incident_id), kind, when, who, clean)
             self._wb.audit.record(s, action="incident.timeline", target=str(incident_id),
                                   params={"kind": kind, "entry": eid})
         return eid
+
+    @staticmethod
+    def _paged(r: IncidentRow, kind: str, when: datetime, data: Mapping[str, Any]) -> None:
+        """A page that reached someone sets the ``paged`` milestone (MTTA counts from it), once."""
+        if kind != "page" or r.paged_at is not None or data.get("notified") == []:
+            return
+        ms = {m: getattr(r, lifecycle.column(m)) for m in MILESTONES}
+        ms["paged"] = when
+        if not lifecycle.order_problems(ms):  # a late or replayed page must not break the milestone order
+            r.paged_at = when
 
     def _append(self, s: Session, iid: str, kind: str, at: datetime, actor: str, data: dict[str, Any]) -> int:
         e = TimelineEntry(incident_id=iid, kind=kind, at=at, actor=actor, data=_jsonable(data),
@@ -494,6 +528,7 @@ class Incidents:
 
                 raise Conflict(f"cannot merge into {dst.id}, which is {dst.status}", kind="incident", key=dst.id)
             now = utcnow()
+            old_status, src_id = src.status, src.id
             self._transition(s, src, "merged", now, self._wb.user, reason)
             src.merged_into, src.updated_at = dst.id, now
             pairs = [(ln.kind, ln.ref) for ln in s.scalars(select(IncidentLink)
@@ -501,12 +536,57 @@ class Incidents:
             self._link(s, dst.id, pairs, self._wb.user)
             self._append(s, dst.id, "merge", now, self._wb.user, {"merged": src.id, "title": src.title})
             self._wb.audit.record(s, action="incident.merge", target=src.id, params={"into": dst.id}, reason=reason)
+        paging.after_status(self._wb, self, src_id, old_status, "merged", by=self._wb.user, at=now)
         return self.get(into)
 
     def decline(self, incident_id: str, *, reason: str) -> Incident:
         """Mark as not an incident (from triggered or acknowledged). Needs responder and a reason."""
         _text(reason, "reason", limit=10_000)
         return self.update(incident_id, status="declined", reason=reason)
+
+    # ---------------------------------------------------------------- paging (ops.oncall)
+
+    def page(self, incident_id: str, *, policy: str, at: datetime | None = None, reason: str = "") -> int:
+        """Page an incident under an ``ops.oncall`` escalation policy (needs responder).
+
+        Level 1 is notified at once; later levels by ``ops.oncall.tick()``. Acknowledging the
+        incident (``update(status="acknowledged")``) cancels pending pages; mitigating, resolving,
+        declining or merging it ends the escalation. While an escalation of the incident is open,
+        paging again returns its id and starts nothing.
+
+        Returns:
+            The escalation id.
+
+        Raises:
+            NotFound: No such incident or policy.
+
+        Example:
+            >>> ops.incidents.page("INC-7", policy="default")  # doctest: +SKIP
+        """
+        when = _aware(at, "at") if at is not None else None
+        return paging.page(self._wb, self, incident_id, policy=policy, at=when, reason=reason)
+
+    def acknowledge_from_page(self, incident_id: str, *, by: str, at: datetime, session: Session) -> str | None:
+        """Acknowledge a still triggered incident whose page was acknowledged (``ops.oncall`` calls this
+        in its transaction). Returns the status afterwards, or None for an id opsnb does not track.
+        """
+        return paging.acknowledge_from_page(self._wb, self, session, incident_id, by=by, at=_aware(at, "at"))
+
+    def _check_policy(self, s: Session, policy: Any) -> None:
+        if not isinstance(policy, str) or not policy.strip() or len(policy) > 100:
+            raise ValidationError("policy must be the name of an escalation policy", field="policy")
+        if not paging.oncall_installed():
+            raise ValidationError("paging needs opsnb.oncall, which is not installed", field="policy")
+        self._wb.oncall.policy_in(s, policy)  # NotFound before the incident is written
+
+    def _page_or_record(self, iid: str, policy: str, reason: str) -> None:
+        """Page a just-created incident; a failure keeps the incident and is put on its timeline."""
+        try:
+            paging.page(self._wb, self, iid, policy=policy, reason=reason)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            paging.log.error("paging %s under escalation policy %r failed: %s", iid, policy, error)
+            paging.record_failure(self._wb, self, iid, "page_failed", error, utcnow())
 
     # ---------------------------------------------------------------- alerts
 
@@ -516,24 +596,35 @@ class Incidents:
 
         Called by the alerts domain inside its transaction. Returns the incident id.
         """
+        return self.open_or_join_for_alert(alert, severity=severity, rule=rule, join_open=join_open,
+                                           session=session).id
+
+    def open_or_join_for_alert(self, alert: Mapping[str, Any], *, severity: str, rule: str, join_open: bool,
+                               session: Session) -> AlertIncident:
+        """Like :meth:`open_for_alert`, also saying whether the incident was opened now (the alerts
+        domain pages only for a new incident, not for an alert joining one).
+        """
         labels = dict(alert.get("labels") or {})
         service = labels.get("service") or labels.get("job") or "unknown"
         fp = str(alert["fingerprint"])
         who = f"rule:{rule}"[:200]
-        iid = None
+        found = None
         if join_open:
-            iid = session.scalar(select(IncidentRow.id).where(IncidentRow.service == service,
-                                                              IncidentRow.status.in_(OPEN))
-                                 .order_by(IncidentRow.created_at.desc()).limit(1))
-        if iid is None:
+            found = session.execute(select(IncidentRow.id, IncidentRow.title)
+                                    .where(IncidentRow.service == service, IncidentRow.status.in_(OPEN))
+                                    .order_by(IncidentRow.created_at.desc()).limit(1)).first()
+        if found is None:
             summary = str((alert.get("annotations") or {}).get("summary", ""))
             title = (summary or f"{labels.get('alertname', 'alert')} on {service}")[:500]
             iid = self._create(session, title, service, severity, (), "", None,
                                alert.get("starts_at") or utcnow(), "", f"opened by incident rule {rule}", None, who)
-        self._link(session, iid, [("alert", fp)], who)
-        self._append(session, iid, "alert", alert.get("starts_at") or utcnow(), who,
+            opened = AlertIncident(iid, title, True)
+        else:
+            opened = AlertIncident(str(found[0]), str(found[1]), False)
+        self._link(session, opened.id, [("alert", fp)], who)
+        self._append(session, opened.id, "alert", alert.get("starts_at") or utcnow(), who,
                      {"fingerprint": fp, "status": alert.get("status"), "labels": labels, "rule": rule})
-        return iid
+        return opened
 
     # ---------------------------------------------------------------- SLO impact and metrics
 

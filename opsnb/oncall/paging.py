@@ -12,6 +12,7 @@ memory, so a restart loses nothing.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from opsnb.store.types import utcnow
 if TYPE_CHECKING:
     from opsnb.workbench import Workbench
 
+log = logging.getLogger(__name__)
 OPEN = ("active", "acknowledged", "exhausted")
 MAX_TICK_ROUNDS = 50
 
@@ -109,16 +111,23 @@ def acknowledge(ops: Workbench, incident_id: str, *, by: str | None = None, at: 
     """Cancel every pending page of an incident; arm the policy's ack timeout if it has one.
 
     Acknowledging an incident that was never paged is not an error: nothing is cancelled.
+    An incident opsnb tracks that is still ``triggered`` becomes ``acknowledged`` in the same
+    transaction (``ops.incidents.update(status="acknowledged")`` comes here too, after its change:
+    the incident is acknowledged already then, so nothing loops).
 
     Returns:
-        ``{"incident_id", "escalations", "cancelled", "retrigger_at"}``.
+        ``{"incident_id", "escalations", "cancelled", "retrigger_at", "incident_status"}``
+        (``incident_status`` None when opsnb does not track the incident; ``incident_error``
+        when the incident could not follow, e.g. an ack time before it was detected).
     """
     _check_incident(incident_id)
     t = to_utc(at, what="at") if at is not None else utcnow()
     who = by or ops.user
     retrigger_at = None
+    incident: dict[str, Any] = {"incident_status": None}
     with ops.db.session() as s:
         ops.access.require("responder", action="oncall.acknowledge", session=s)
+        incident = _incident_follows(ops, s, incident_id, who, t)
         escs = list(s.scalars(select(Escalation).where(Escalation.incident_id == incident_id,
                                                        Escalation.status.in_(("active", "exhausted")))))
         cancelled = _cancel(s, [e.id for e in escs])
@@ -136,7 +145,22 @@ def acknowledge(ops: Workbench, incident_id: str, *, by: str | None = None, at: 
             _timeline(ops, s, incident_id, "ack", t, who,
                       {"cancelled": cancelled, "retrigger_at": retrigger_at.isoformat() if retrigger_at else None})
     return {"incident_id": incident_id, "escalations": len(escs), "cancelled": cancelled,
-            "retrigger_at": retrigger_at}
+            "retrigger_at": retrigger_at, **incident}
+
+
+def _incident_follows(ops: Workbench, s: Session, incident_id: str, who: str, t: datetime) -> dict[str, Any]:
+    """Acknowledge the incident itself if it is still triggered (incidents domain, our transaction)."""
+    if not module_exists("opsnb.incidents.service"):
+        return {"incident_status": None}
+    follow = getattr(ops.incidents, "acknowledge_from_page", None)
+    if follow is None:
+        return {"incident_status": None}
+    try:
+        with s.begin_nested():  # a refusal (milestone order) must not undo the ack of the pages
+            return {"incident_status": follow(incident_id, by=who, at=t, session=s)}
+    except OpsnbError as exc:
+        log.warning("acknowledging %s did not acknowledge the incident: %s", incident_id, exc)
+        return {"incident_status": None, "incident_error": str(exc)[:500]}
 
 
 def resolve(ops: Workbench, incident_id: str, *, by: str | None = None, at: Any = None) -> dict[str, Any]:

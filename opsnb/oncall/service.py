@@ -469,7 +469,10 @@ class OnCall:
                                at=at, context=context)
 
     def acknowledge(self, incident_id: str, *, by: str | None = None, at: Any = None) -> dict[str, Any]:
-        """Acknowledge an incident's pages: every pending notification is cancelled (needs responder)."""
+        """Acknowledge an incident's pages: every pending notification is cancelled (needs responder).
+
+        A still triggered incident of ``ops.incidents`` becomes acknowledged in the same transaction.
+        """
         return paging.acknowledge(self._ops, incident_id, by=by, at=at)
 
     def resolve(self, incident_id: str, *, by: str | None = None, at: Any = None) -> dict[str, Any]:
