@@ -53,7 +53,7 @@ class IncidentsHandler(ApiHandler):
     """``GET /incidents`` and ``POST /incidents``."""
 
     CREATE = ("title", "service", "severity", "services", "summary", "impact_start", "detected_at", "commander",
-              "reason")
+              "reason", "policy")
 
     def get(self) -> None:
         status = self.get_query_argument("status", None) or None
@@ -93,6 +93,16 @@ class NotesHandler(ApiHandler):
         self.reply({"incident": incident_id, "entry": eid}, 201)
 
 
+class PageHandler(ApiHandler):
+    """``POST /incidents/<id>/page`` with ``{"policy": ..., "reason": ...}``: page under an escalation policy."""
+
+    def post(self, incident_id: str) -> None:
+        body = _obj(self, ("policy", "reason", "at"), ("policy",))
+        _times(body, "at")
+        escalation = self.ops.incidents.page(incident_id, **body)
+        self.reply({"incident": incident_id, "escalation": escalation}, 202)
+
+
 def routes() -> list[tuple[str, Any]]:
     return [("/incidents", IncidentsHandler), (f"/incidents/{_ID}", IncidentHandler),
-            (f"/incidents/{_ID}/notes", NotesHandler)]
+            (f"/incidents/{_ID}/notes", NotesHandler), (f"/incidents/{_ID}/page", PageHandler)]

@@ -361,3 +361,28 @@ def test_rule_policy_migration_down_and_up(ops: Workbench) -> None:
     assert "policy" in columns()
     assert ops.alerts.incident_rules()["name"].tolist() == ["old"]
     assert ops.alerts.incident_rules()["policy"].isna().all()
+
+
+def test_create_with_policy_and_page_over_http(ops: Workbench, rx: HttpReceiver) -> None:
+    token = "s3cret-token-for-paging-tests"
+    ops.settings._values["api_token"] = token
+    setup(ops, rx, utcnow())
+    api = ApiServer(ops).start()
+    try:
+        status, out = call(f"{api.base}/incidents", {"title": "db slow", "service": "db", "policy": "nope"},
+                           token=token)
+        assert status == 404 and ops.incidents.list().empty  # unknown policy: nothing written
+        status, inc = call(f"{api.base}/incidents", {"title": "db slow", "service": "db", "policy": "sre"},
+                           token=token)
+        assert status == 201 and len(pages(rx)) == 1
+        status, out = call(f"{api.base}/incidents", {"title": "cache cold", "service": "cache"}, token=token)
+        iid = out["id"]
+        assert status == 201 and len(pages(rx)) == 1
+        status, out = call(f"{api.base}/incidents/{iid}/page", {"reason": "x"}, token=token)
+        assert status == 400 and "policy" in out["error"]
+        status, out = call(f"{api.base}/incidents/{iid}/page", {"policy": "sre", "reason": "escalating"},
+                           token=token)
+        assert status == 202 and out["incident"] == iid and out["escalation"]
+        assert len(pages(rx)) == 2
+    finally:
+        api.stop()
