@@ -1,7 +1,7 @@
 """Log ingest throughput into the lake, per format, each in a fresh process (peak memory is its own).
 
 Figures: events/s for JSON lines, logfmt, RFC 5424 syslog and nginx combined access logs,
-and the peak resident memory of the ingesting process (``ru_maxrss``).
+the peak resident memory of the ingesting process (``ru_maxrss``), and the Parquet bytes per event.
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ def run(quick: bool) -> list[tuple[str, float, str]]:
             rows.append((f"{fmt} ingest ({n:,} events, {size / n:.0f} B/event)", r["read"] / r["seconds"],
                          "events/s"))
             rows.append((f"{fmt} ingest peak memory", r["rss_mb"], "MB"))
+            stored = sum(f.stat().st_size for f in ws.rglob("*.parquet") if "quarantine" not in f.parts)
+            rows.append((f"{fmt} lake size", stored / n, "bytes/event"))
             path.unlink()
     return rows
 

@@ -53,7 +53,11 @@ def build_map(n: int, static: Sequence[tuple[str, pa.Array | pa.ChunkedArray]],
     rows_parts: list[np.ndarray] = []
     keys_parts: list[pa.Array] = []
     vals_parts: list[pa.Array] = []
+    seen: set[str] = set()
     for key, col in static:
+        if key in seen:  # e.g. a JSON field named like an opsnb flag: the first one wins
+            continue
+        seen.add(key)
         v = as_strings(col)
         if v.null_count == len(v):
             continue
@@ -82,9 +86,46 @@ def build_map(n: int, static: Sequence[tuple[str, pa.Array | pa.ChunkedArray]],
     keys = pa.concat_arrays(keys_parts)
     vals = pa.concat_arrays(vals_parts)
     if len(rows_parts) > 1:
-        order = pa.array(np.argsort(rows, kind="stable"))
-        keys, vals = keys.take(order), vals.take(order)
+        # Row-major order: each entry's place is its row's start plus the entries of the parts
+        # before it in that row (an O(n) scatter; a stable argsort cost several times more).
+        counts = np.bincount(rows, minlength=n)
+        starts = np.zeros(n, dtype=np.int64)
+        np.cumsum(counts[:-1], out=starts[1:])
+        fill = np.zeros(n, dtype=np.int64)
+        dest_parts = []
+        for part in rows_parts:
+            if len(part) and len(part) > 1 and (part[1:] == part[:-1]).any():  # several entries per row
+                first_of_row = np.searchsorted(part, part)  # part is sorted
+                rank = np.arange(len(part)) - first_of_row
+                dest_parts.append(starts[part] + fill[part] + rank)
+                np.add.at(fill, part, 1)
+            else:
+                dest_parts.append(starts[part] + fill[part])
+                fill[part] += 1
+        dest = np.concatenate(dest_parts)
+        order_np = np.empty(len(dest), dtype=np.int64)
+        order_np[dest] = np.arange(len(dest))
+        order = pa.array(order_np)
+        keys, vals, rows = keys.take(order), vals.take(order), rows[order_np]
+    if dynamic is not None and len(rows):
+        rows, keys, vals = _first_keys(rows, keys, vals)  # static keys are distinct already
     counts = np.bincount(rows, minlength=n) if len(rows) else np.zeros(n, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     return pa.MapArray.from_arrays(pa.array(offsets), keys, vals, type=STRMAP)
+
+
+def _first_keys(rows: np.ndarray, keys: pa.Array, vals: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """Only the first entry of a key in each row (``rows`` sorted): a map with a key twice breaks queries.
+
+    A logfmt line may repeat a key (``x=1 x=2``); the first one wins, as for the mapped columns.
+    """
+    enc = pc.dictionary_encode(keys)
+    codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    pair = rows.astype(np.int64) * (len(enc.dictionary) + 1) + codes
+    if len(np.unique(pair)) == len(pair):
+        return rows, keys, vals
+    _, first = np.unique(pair, return_index=True)
+    first.sort()
+    take = pa.array(first)
+    return rows[first], keys.take(take), vals.take(take)

@@ -6,7 +6,11 @@ the lines that cannot be text (invalid UTF-8, NUL bytes, over-long) with one
 check per chunk, and hand the rest to one vectorised parse per chunk:
 ``pyarrow.json`` for JSON lines (a chunk that does not parse as a whole is cut
 in halves until the bad lines are alone, and those are read one by one), and
-DuckDB SQL with RE2 regular expressions for text formats (:mod:`opsnb.logs.formats`).
+DuckDB SQL with RE2 regular expressions for text formats (:mod:`opsnb.logs.formats`;
+logfmt pairs are cut with Arrow string splits when the line allows it). The
+normalising step (time stamps, severities, ids, durations) runs as Arrow kernels
+for the rows it is sure about and as the reference SQL for the others
+(:mod:`opsnb.logs.normalise`).
 Good rows collect into Arrow batches written to the lake when they pass
 ``batch_rows``; bad ones go to the ``quarantine`` table with their reason and raw
 bytes. Nothing is dropped silently: every line is stored, quarantined, or
@@ -28,6 +32,7 @@ import pyarrow.compute as pc
 
 from opsnb.errors import ValidationError
 from opsnb.logs import formats as F
+from opsnb.logs import normalise as N
 from opsnb.logs import otlp
 from opsnb.logs.arrowmaps import build_map, const_map
 from opsnb.logs.reader import HEAD_BYTES, LineReader, expand, open_source, read_head
@@ -458,23 +463,8 @@ class Ingestor:
                         replaced, joined)
 
     def _logfmt_pairs(self, lines: pa.Table) -> pa.Table:
-        """Add per-line key and value lists: one RE2 scan in DuckDB, the splitting with Arrow kernels."""
-        self.con.register("L", lines)
-        try:
-            pairs = self.con.sql(f"SELECT regexp_extract_all(line, {F.sql_str(F.LOGFMT_PAIR)}) AS p FROM L"
-                                 ).to_arrow_table().column("p").combine_chunks()
-        finally:
-            self.con.unregister("L")
-        kv = pc.split_pattern(pairs.flatten(), "=", max_splits=1)
-        k = pc.list_element(kv, 0)
-        v = pc.list_element(kv, 1)
-        unq = pc.replace_substring(pc.replace_substring(pc.utf8_slice_codeunits(v, 1, -1), '\\"', '"'),
-                                   "\\\\", "\\")
-        v = pc.if_else(pc.starts_with(v, '"'), unq, v)
-        v = pc.if_else(pc.equal(v, ""), pa.scalar(None, pa.string()), v)
-        offsets = pairs.offsets
-        return lines.append_column("k", pa.ListArray.from_arrays(offsets, k)).append_column(
-            "v", pa.ListArray.from_arrays(offsets, v))
+        """Add per-line key and value lists (see :func:`normalise.logfmt_pairs`)."""
+        return N.logfmt_pairs(self.con, lines)
 
     @staticmethod
     def _lines(data: bytes, starts: np.ndarray, ends: np.ndarray, idx: np.ndarray) -> pa.Table:
@@ -529,12 +519,9 @@ class Ingestor:
                    res: SourceResult, observed: datetime, resource: dict[str, str], data: bytes,
                    starts: np.ndarray, ends: np.ndarray, first: int, replaced: set[int],
                    joined: dict[int, bytes] | None = None, json_attrs: list[str] | None = None) -> None:
-        sql = F.normalise_sql(inner, opts, fmt, observed)
-        self.con.register(name, tbl)
-        try:
-            out = self.con.sql(sql).to_arrow_table()
-        finally:
-            self.con.unregister(name)
+        out = self._fast(tbl, inner, name, fmt, opts, observed, json_attrs is not None)
+        if out is None:
+            out = self._sql(tbl, F.normalise_sql(inner, opts, fmt, observed), name)
         n = out.num_rows
         # Attributes: loose columns and lists become one map column, built with Arrow.
         static: list[tuple[str, Any]] = []
@@ -565,6 +552,47 @@ class Ingestor:
                 good = _flag_rows(good, flag, "opsnb.invalid_utf8", "replaced")
         res.stored += good.num_rows
         self._add_good(good.cast(SCHEMAS["logs"]))
+
+    def _sql(self, tbl: pa.Table, sql: str, name: str) -> pa.Table:
+        self.con.register(name, tbl)
+        try:
+            return self.con.sql(sql).to_arrow_table()
+        finally:
+            self.con.unregister(name)
+
+    def _fast(self, tbl: pa.Table, inner: str, name: str, fmt: str, opts: F.ParseOptions,
+              observed: datetime, is_json: bool) -> pa.Table | None:
+        """The normalising query's output, computed with Arrow for the common rows (None: use the SQL).
+
+        Rows :func:`normalise.fast_outer` is not sure about (odd spellings, rows to quarantine) go
+        through the SQL, so the result is the SQL's, only cheaper.
+        """
+        if fmt in N.SQL_ONLY:
+            return None
+        try:
+            if is_json:
+                loose = N.json_loose(tbl)
+            elif fmt == "logfmt":
+                loose = N.logfmt_loose(tbl)
+            else:
+                loose = self._sql(tbl, inner, name)
+            cols, unsure = N.fast_outer(loose, opts, fmt, observed)
+        except N.NotSimple:
+            return None
+        n = loose.num_rows
+        if not is_json:
+            cols.update({c: loose.column(c) for c in loose.column_names
+                         if c.startswith("a.") or c in ("_ak", "_av", "_noattr")})
+        cols["_assumed"] = pa.nulls(n, pa.string())
+        cols["_err"] = pa.nulls(n, pa.string())
+        fast = pa.table(cols)
+        if not unsure.any():
+            return fast
+        slow = self._sql(tbl.filter(pa.array(unsure)), F.normalise_sql(inner, opts, fmt, observed), name)
+        keep = fast.filter(pa.array(~unsure))
+        slow = slow.select(keep.column_names).cast(keep.schema)
+        both = pa.concat_tables([keep, slow])
+        return both.take(pc.sort_indices(both.column("_i")))  # the input's order
 
     # ------------------------------------------------------------- JSON
     def _json(self, data: bytes, starts: np.ndarray, ends: np.ndarray, idx: np.ndarray, journald: bool,
