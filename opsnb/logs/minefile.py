@@ -10,7 +10,10 @@ and never gives up on a file because of a few bad lines:
 
 Speed: a block of the file that is clean (no control bytes, valid UTF-8: nearly
 all real logs) is decoded and split in one C call; only a dirty block is
-checked line by line.
+checked line by line. The block's digit shapes (digits made 1) are made in one C call
+too: the built-in header shapes and masking read no digit's value, so a line whose shape
+was seen (a repeated message with a new time stamp and new numbers) takes its template
+from a dict without header recognition or masking.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsnb.errors import ParseError, ValidationError
-from opsnb.logs.patterns import TemplateMiner
+from opsnb.logs.patterns import _MAX_KEY, _MAX_SHAPES, _SHAPE, Template, TemplateMiner
 
 # Control bytes that make a line suspicious: all below 0x20 except tab, LF, CR and ESC (ANSI colours).
 _CTRL = bytes(b for b in range(32) if b not in (9, 10, 13, 27))
@@ -58,8 +61,14 @@ def _decode(raw: bytes, size: int, max_bytes: int) -> tuple[str | None, str | No
     return text, "; ".join(problems) or None
 
 
-def _batches(fh: Any, max_bytes: int, chunk: int) -> Iterator[tuple[list[str | None], list[tuple[int, str]]]]:
-    """Yield ``(texts, problems)`` per block read; texts hold one entry per line (None: not minable)."""
+def _batches(fh: Any, max_bytes: int, chunk: int, *, shapes: bool = False) -> Iterator[
+        tuple[list[str | None], list[bytes | None] | None, list[tuple[int, str]]]]:
+    """Yield ``(texts, keys, problems)`` per block read; texts hold one entry per line (None: not minable).
+
+    With ``shapes``, ``keys`` holds each clean line's digit shape (its raw bytes with the
+    digits turned into 1, see :func:`opsnb.logs.patterns.digit_shape`; made for the whole
+    block in one C call), None for a line that needed checking on its own; without, None.
+    """
     chunk = max(1, min(chunk, max_bytes))  # so a line inside one block is never longer than max_bytes
     no = 0
     carry, carry_size = b"", 0  # the current unfinished line (kept up to max_bytes) and its true size
@@ -74,6 +83,7 @@ def _batches(fh: Any, max_bytes: int, chunk: int) -> Iterator[tuple[list[str | N
                 carry += block[: max_bytes - len(carry)]
             continue
         texts: list[str | None] = []
+        keys: list[bytes | None] | None = [None] if shapes else None
         problems: list[tuple[int, str]] = []
         head = block[:first]
         carry_size += len(head)
@@ -99,6 +109,13 @@ def _batches(fh: Any, max_bytes: int, chunk: int) -> Iterator[tuple[list[str | N
                     lines = [x[:-1] if x.endswith("\r") else x for x in lines]
                 texts.extend(lines)
                 no += len(lines)
+                if keys is not None:
+                    # Every digit becomes 1 (see patterns._SHAPE), but the 0 of "0x" (HEX's one
+                    # literal digit) becomes NUL first, a byte no clean block holds, so it stays told apart.
+                    shape = middle
+                    if b"0x" in shape or b"0X" in shape:
+                        shape = shape.replace(b"0x", b"\0x").replace(b"0X", b"\0X")
+                    keys.extend(shape.translate(_SHAPE).split(b"\n"))
             else:
                 for raw in middle.split(b"\n"):
                     no += 1
@@ -106,13 +123,15 @@ def _batches(fh: Any, max_bytes: int, chunk: int) -> Iterator[tuple[list[str | N
                     texts.append(text)
                     if prob:
                         problems.append((no, prob))
+                if keys is not None:
+                    keys.extend([None] * (len(texts) - len(keys)))
         carry = block[last + 1:]
         carry_size = len(carry)
-        yield texts, problems
+        yield texts, keys, problems
     if carry_size:
         no += 1
         text, prob = _decode(carry, carry_size, max_bytes)
-        yield [text], ([(no, prob)] if prob else [])
+        yield [text], ([None] if shapes else None), ([(no, prob)] if prob else [])
 
 
 def _open(source: str | os.PathLike[str] | Any) -> Any:
@@ -139,7 +158,7 @@ def read_lines(source: str | os.PathLike[str] | Any, *, max_bytes: int = 1 << 20
     fh = _open(source)
     try:
         no = 0
-        for texts, problems in _batches(fh, max_bytes, chunk):
+        for texts, _keys, problems in _batches(fh, max_bytes, chunk):
             why = dict(problems)
             for text in texts:
                 no += 1
@@ -245,26 +264,70 @@ def mine_file(source: str | os.PathLike[str] | Any, *, fmt: str = "auto", header
     if header_regex is not None or fmt not in ("auto", *BODY_FORMATS):
         body_extractor(fmt, header_regex)  # fail on a bad option before reading anything
     miner = miner or TemplateMiner()
-    add = miner.add
     ids: list[int | None] = []
     problems: list[tuple[int, str]] = []
+    # The built-in header shapes, like masking, treat all digits alike, so a line's digit shape
+    # fixes its template: a repeated shape skips header recognition and masking. Not for a
+    # user's regex (it may name digits) nor JSON/logfmt (escapes like \u0041 hold digits).
+    shapes = header_regex is None and fmt not in ("json", "logfmt")
+    seen: dict[bytes, Template] = {}
+    wait = 0  # blocks left to mine without the line-shape cache (see _mine_batch)
     fh = _open(source)
     try:
         pending: list[str | None] = []
+        pending_keys: list[bytes | None] = []
         body: Callable[[str], str] | None = None
-        for texts, probs in _batches(fh, max_bytes, 1 << 20):
+        for texts, keys, probs in _batches(fh, max_bytes, 1 << 20, shapes=shapes):
             problems.extend(probs)
             if body is None:
                 pending.extend(texts)
+                if keys is not None:
+                    pending_keys.extend(keys)
                 if len(pending) < 200:
                     continue
                 body = body_extractor(fmt, header_regex, [t for t in pending[:200] if t is not None])
-                texts, pending = pending, []
-            ids.extend([add(body(t)) if t is not None else None for t in texts])
+                texts, pending, keys, pending_keys = pending, [], (pending_keys if shapes else None), []
+            if wait > 0:  # the line-shape cache did not pay lately: skip it for a while
+                wait -= 1
+                keys = None
+            paid = _mine_batch(miner, body, texts, keys, seen, ids)
+            if not paid and keys is not None and len(ids) > 50_000:  # judged after a warm-up
+                wait = 8
         if body is None:
             body = body_extractor(fmt, header_regex, [t for t in pending[:200] if t is not None])
-            ids.extend([add(body(t)) if t is not None else None for t in pending])
+            _mine_batch(miner, body, pending, pending_keys if shapes else None, seen, ids)
     finally:
         if fh is not source:
             fh.close()
     return MinedFile(miner, ids, problems)
+
+
+def _mine_batch(miner: TemplateMiner, body: Callable[[str], str], texts: list[str | None],
+                keys: list[bytes | None] | None, seen: dict[bytes, Template], ids: list[int | None]) -> bool:
+    """Append the template id of each of ``texts`` to ``ids``; ``keys`` are their digit shapes (or None).
+
+    Returns whether the line-shape cache paid here (at least one line in four found in ``seen``).
+    """
+    add = miner._add
+    if keys is None:
+        ids.extend([add(body(t))[0].id if t is not None else None for t in texts])
+        return False
+    append = ids.append
+    get = seen.get
+    misses = 0
+    for text, key in zip(texts, keys, strict=True):
+        if key is not None:
+            t = get(key)
+            if t is not None:  # the hot path: a line shape seen before
+                t.count += 1
+                append(t.id)
+                continue
+        misses += 1
+        if text is None:
+            append(None)
+            continue
+        t, final = add(body(text))
+        append(t.id)
+        if final and key is not None and len(seen) < _MAX_SHAPES and len(key) <= _MAX_KEY:
+            seen[key] = t
+    return (len(texts) - misses) * 3 >= misses
