@@ -36,6 +36,16 @@ def format_option(f: F) -> F:
                         show_default=True, help="Output format; json is for scripts.")(f)
 
 
+def workspace_arg(ctx: click.Context) -> str | None:
+    """The ``--workspace`` given to this invocation (the innermost wins), or None."""
+    c: click.Context | None = ctx
+    while c is not None:
+        if isinstance(c.obj, dict) and c.obj.get("workspace"):
+            return str(c.obj["workspace"])
+        c = c.parent
+    return None
+
+
 def open_workbench(ctx: click.Context | None = None) -> Workbench:
     """The workbench for this invocation (opened once, on first use)."""
     from opsnb.workbench import connect
@@ -43,15 +53,8 @@ def open_workbench(ctx: click.Context | None = None) -> Workbench:
     ctx = ctx or click.get_current_context()
     root = ctx.find_root()
     obj = root.ensure_object(dict)
-    ws = None
-    c: click.Context | None = ctx
-    while c is not None:  # the innermost --workspace wins
-        if isinstance(c.obj, dict) and c.obj.get("workspace"):
-            ws = c.obj["workspace"]
-            break
-        c = c.parent
     if "ops" not in obj:
-        obj["ops"] = connect(ws)
+        obj["ops"] = connect(workspace_arg(ctx))
         root.call_on_close(obj["ops"].close)
     ops: Workbench = obj["ops"]
     return ops

@@ -7,21 +7,14 @@ from typing import Any
 
 import click
 
-from opsnb.cliutil import format_option, workspace_option
+from opsnb.cliutil import format_option, workspace_arg, workspace_option
 
 
 def _workspace(ctx: click.Context) -> str:
     """The workspace this invocation names, resolved like every command, without opening it."""
     from opsnb.config import Settings
 
-    ws = None
-    c: click.Context | None = ctx
-    while c is not None:  # the innermost --workspace wins
-        if isinstance(c.obj, dict) and c.obj.get("workspace"):
-            ws = c.obj["workspace"]
-            break
-        c = c.parent
-    return str(Settings.load(ws).workspace)
+    return str(Settings.load(workspace_arg(ctx)).workspace)
 
 
 def _size(n: float) -> str:

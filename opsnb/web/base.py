@@ -92,6 +92,17 @@ class ApiHandler(web.RequestHandler):
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"request body is not JSON: {exc}", source="body") from None
 
+    def json_object(self, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The body as a JSON object with only ``allowed`` keys and every ``required`` one; all problems listed."""
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise ValidationError("body must be a JSON object", field="body")
+        problems = [f"{k}: unknown field (allowed: {', '.join(allowed)})" for k in body if k not in allowed]
+        problems += [f"{k}: missing" for k in required if k not in body]
+        if problems:
+            raise ValidationError("bad request body:", problems=problems, field="body")
+        return body
+
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")

@@ -18,17 +18,6 @@ from opsnb.web.base import ApiHandler
 _ID = r"(INC-[0-9]{1,9})"
 
 
-def _obj(handler: ApiHandler, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    body = handler.json_body()
-    if not isinstance(body, dict):
-        raise ValidationError("body must be a JSON object", field="body")
-    problems = [f"{k}: unknown field (allowed: {', '.join(allowed)})" for k in body if k not in allowed]
-    problems += [f"{k}: missing" for k in required if k not in body]
-    if problems:
-        raise ValidationError("bad request body:", problems=problems, field="body")
-    return body
-
-
 def _times(body: dict[str, Any], *names: str) -> None:
     for n in names:
         v = body.get(n)
@@ -62,7 +51,7 @@ class IncidentsHandler(ApiHandler):
         self.reply({"incidents": frame_records(df), "count": len(df)})
 
     def post(self) -> None:
-        body = _obj(self, self.CREATE, ("title", "service"))
+        body = self.json_object(self.CREATE, ("title", "service"))
         _times(body, "impact_start", "detected_at")
         inc = self.ops.incidents.create(**body)
         self.reply(_incident(inc), 201)
@@ -78,7 +67,7 @@ class IncidentHandler(ApiHandler):
         self.reply(_incident(self.ops.incidents.get(incident_id)))
 
     def patch(self, incident_id: str) -> None:
-        body = _obj(self, self.UPDATE)
+        body = self.json_object(self.UPDATE)
         _times(body, "at")
         self.reply(_incident(self.ops.incidents.update(incident_id, **body)))
 
@@ -87,7 +76,7 @@ class NotesHandler(ApiHandler):
     """``POST /incidents/<id>/notes`` with ``{"text": ...}``."""
 
     def post(self, incident_id: str) -> None:
-        body = _obj(self, ("text", "at"), ("text",))
+        body = self.json_object(("text", "at"), ("text",))
         _times(body, "at")
         eid = self.ops.incidents.add_note(incident_id, body["text"], at=body.get("at"))
         self.reply({"incident": incident_id, "entry": eid}, 201)
@@ -97,7 +86,7 @@ class PageHandler(ApiHandler):
     """``POST /incidents/<id>/page`` with ``{"policy": ..., "reason": ...}``: page under an escalation policy."""
 
     def post(self, incident_id: str) -> None:
-        body = _obj(self, ("policy", "reason", "at"), ("policy",))
+        body = self.json_object(("policy", "reason", "at"), ("policy",))
         _times(body, "at")
         escalation = self.ops.incidents.page(incident_id, **body)
         self.reply({"incident": incident_id, "escalation": escalation}, 202)
