@@ -26,7 +26,8 @@ from opsnb.errors import NotFound, OpsnbError, ValidationError
 from opsnb.logs import query as Q
 from opsnb.logs import window as W
 from opsnb.logs.formats import ParseOptions
-from opsnb.logs.ingest import Ingestor, IngestSummary, SourceResult
+from opsnb.logs.ingest import Ingestor
+from opsnb.logs.models import IngestSummary, SourceResult
 
 if TYPE_CHECKING:
     from opsnb.workbench import Workbench
