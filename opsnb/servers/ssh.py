@@ -27,7 +27,7 @@ import contextlib
 import logging
 import os
 import random
-import select
+import selectors
 import shlex
 import socket
 import threading
@@ -63,6 +63,17 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 _PID_PREFIX = "printf '%s\\n' \"$$\"; "
 _RETRYABLE = ("Error reading SSH protocol banner", "Connection reset", "EOF during negotiation")
+
+
+def _wait_readable(chan: Any, timeout: float | None) -> None:
+    """Wait until a channel has data or ``timeout`` passes.
+
+    ``select.select`` fails once a process has descriptors numbered 1024 or more (a long-lived
+    server or test worker gets there); epoll, behind ``selectors``, has no such limit.
+    """
+    with selectors.DefaultSelector() as sel:
+        sel.register(chan, selectors.EVENT_READ)
+        sel.select(timeout)
 
 
 @dataclass
@@ -448,7 +459,7 @@ class Connection:
                     break
                 wait = check_deadline()
                 if not progressed:
-                    select.select([chan], [], [], wait)
+                    _wait_readable(chan, wait)
             # ... then for the exit status, which follows the EOF.
             while not chan.exit_status_ready() and not chan.closed:
                 chan.status_event.wait(check_deadline())
@@ -491,7 +502,7 @@ class Connection:
             chan.shutdown_write()
             end = time.monotonic() + 3.0
             while not chan.exit_status_ready() and time.monotonic() < end:
-                select.select([chan], [], [], 0.1)
+                _wait_readable(chan, 0.1)
                 if chan.recv_ready():
                     chan.recv(4096)
                 if chan.recv_stderr_ready():
