@@ -651,8 +651,10 @@ class Runbooks:
         return self.triggers.fire(alert)
 
     def close(self) -> None:
+        """Stop the executor (and its warm kernels); a later run starts a new one."""
         if self._executor is not None:
             self._executor.close()
+            self._executor = None
 
 
 def _outputs_text(cell: Any) -> str:
