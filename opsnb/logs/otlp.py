@@ -227,30 +227,27 @@ def _map(rows: list[dict[str, Any]], col: str) -> pa.Array:
                     pa.map_(pa.string(), pa.string()))
 
 
-def logs_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Log rows (Timestamp in µs) as an Arrow table of the lake ``logs`` schema."""
-    schema = SCHEMAS["logs"]
+def lake_table(rows: list[dict[str, Any]], table: str) -> pa.Table:
+    """Rows (Timestamp in µs) as an Arrow table of the lake ``table`` schema; map columns from dicts."""
+    schema = SCHEMAS[table]
     cols = {}
     for f in schema:
-        if f.name in ("ResourceAttributes", "LogAttributes"):
+        if pa.types.is_map(f.type):
             cols[f.name] = _map(rows, f.name)
         else:
             cols[f.name] = pa.array([r.get(f.name) for r in rows],
                                     pa.int64() if pa.types.is_timestamp(f.type) else f.type)
     return pa.table(cols).cast(schema)
+
+
+def logs_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Log rows as an Arrow table of the lake ``logs`` schema."""
+    return lake_table(rows, "logs")
 
 
 def spans_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Span rows (Timestamp in µs) as an Arrow table of the lake ``spans`` schema."""
-    schema = SCHEMAS["spans"]
-    cols = {}
-    for f in schema:
-        if f.name in ("ResourceAttributes", "SpanAttributes"):
-            cols[f.name] = _map(rows, f.name)
-        else:
-            cols[f.name] = pa.array([r.get(f.name) for r in rows],
-                                    pa.int64() if pa.types.is_timestamp(f.type) else f.type)
-    return pa.table(cols).cast(schema)
+    """Span rows as an Arrow table of the lake ``spans`` schema."""
+    return lake_table(rows, "spans")
 
 
 def now_utc() -> datetime:
