@@ -76,7 +76,11 @@ def test_incident_explorer_shows_the_bad_deploy(demo_workspace: Path, tmp_path: 
                                                                        strict=True)]
     inside = [y for x, y in points if impact <= x < mitigated]
     outside = [y for x, y in points if x < impact]
-    assert inside and max(inside) > 0.2 and max(outside, default=0) < max(inside) / 2
+    # Means, not maxima: at 20 % scale a quiet minute holds one or two requests, so a single
+    # baseline 5xx outside the impact can plot as 100 % (it did, for an end hour of 23:00).
+    assert inside and outside and max(inside) > 0.2
+    mean_in, mean_out = sum(inside) / len(inside), sum(outside) / len(outside)
+    assert mean_in > 0.1 and mean_out < mean_in / 3, (mean_in, mean_out)
     labels = [a["text"] for a in fig["layout"].get("annotations", [])]
     assert any(lbl.startswith("checkout ") for lbl in labels)  # the deploy marker
     assert "INC-1" in labels  # the shaded impact
