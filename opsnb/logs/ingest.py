@@ -11,6 +11,10 @@ logfmt pairs are cut with Arrow string splits when the line allows it). The
 normalising step (time stamps, severities, ids, durations) runs as Arrow kernels
 for the rows it is sure about and as the reference SQL for the others
 (:mod:`opsnb.logs.normalise`).
+Chunks are parsed by a pool of worker threads (one per core: the Arrow, DuckDB and
+Parquet work releases the GIL), each into its own :class:`_Part`; parts are merged
+into their source's result in input order, so counts, quarantine order and line
+numbers do not depend on which worker finished first.
 Good rows collect into Arrow batches written to the lake when they pass
 ``batch_rows``; bad ones go to the ``quarantine`` table with their reason and raw
 bytes. Nothing is dropped silently: every line is stored, quarantined, or
@@ -20,7 +24,12 @@ counted as blank.
 from __future__ import annotations
 
 import json
+import os
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +62,24 @@ def _reason_key(reason: str) -> str:
     return re.sub(r"\d[\d,.]*", "N", reason.split(":")[0])[:80]
 
 
+def _quarantine_row(res: SourceResult, line: int, fmt: str | None, reason: str, raw: bytes) -> dict[str, Any]:
+    res.quarantined += 1
+    res.reasons[_reason_key(reason)] += 1
+    return {"Source": res.source, "Line": line, "Format": fmt, "Reason": reason, "Raw": raw}
+
+
+@dataclass
+class _Part:
+    """What one chunk gave: its own counters, quarantined lines and good rows, merged in input order."""
+
+    res: SourceResult
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    good: list[pa.Table] = field(default_factory=list)
+
+    def bad(self, line: int, fmt: str | None, reason: str, raw: bytes) -> None:
+        self.quarantine.append(_quarantine_row(self.res, line, fmt, reason, raw))
+
+
 class Ingestor:
     """Parses sources and writes lake batches. One per ingest call (it owns a DuckDB connection).
 
@@ -64,11 +91,12 @@ class Ingestor:
         invalid_utf8: ``quarantine`` lines that are not UTF-8, or ``replace`` the bad bytes
             (the row gets ``LogAttributes['opsnb.invalid_utf8']``).
         progress: Called with the number of bytes read from disk since the last call.
+        workers: Chunks parsed at once (default: one per core, at most 4).
     """
 
     def __init__(self, lake: Lake, *, batch_rows: int = 250_000, chunk_bytes: int = 16 << 20,
                  max_line_bytes: int = 1 << 20, invalid_utf8: str = "quarantine",
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, workers: int | None = None) -> None:
         import duckdb
 
         if invalid_utf8 not in ("quarantine", "replace"):
@@ -80,17 +108,29 @@ class Ingestor:
         self.max_line_bytes = max_line_bytes
         self.invalid_utf8 = invalid_utf8
         self.progress = progress
+        self.workers = max(1, min(4, workers or os.cpu_count() or 1))
         self.con: duckdb.DuckDBPyConnection = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(F.MACROS + F.YEAR_MACRO)
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._good: list[pa.Table] = []
         self._good_rows = 0
         self._quarantine: list[dict[str, Any]] = []
         self._spans: list[pa.Table] = []
-        from concurrent.futures import Future, ThreadPoolExecutor
-
+        self._parsers = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="opsnb-log-parser")
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsnb-lake-writer")
         self._pending: Future[Any] | None = None
+
+    @property
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on the connection (registered views are per cursor; macros are shared)."""
+        cur = getattr(self._local, "con", None)
+        if cur is None:
+            cur = self._local.con = self.con.cursor()
+            cur.execute("SET TimeZone = 'UTC'")
+            self._cursors.append(cur)
+        return cur
 
     def close(self) -> None:
         """Write what is left and wait for the writer; the connection is closed even on error."""
@@ -98,6 +138,9 @@ class Ingestor:
             self.flush()
             self._wait()
         finally:
+            self._parsers.shutdown(wait=True)
+            for cur in self._cursors:
+                cur.close()
             self.con.close()
             self._pool.shutdown(wait=True)
 
@@ -115,10 +158,13 @@ class Ingestor:
                 self.flush()
 
     def _bad(self, res: SourceResult, line: int, fmt: str | None, reason: str, raw: bytes) -> None:
-        res.quarantined += 1
-        res.reasons[_reason_key(reason)] += 1
-        self._quarantine.append({"Source": res.source, "Line": line, "Format": fmt, "Reason": reason,
-                                 "Raw": raw})
+        self._quarantine.append(_quarantine_row(res, line, fmt, reason, raw))
+
+    def _merge(self, res: SourceResult, part: _Part) -> None:
+        res.add(part.res)
+        self._quarantine.extend(part.quarantine)
+        for tbl in part.good:
+            self._add_good(tbl)
 
     def sync(self) -> None:
         """Write what is collected and wait until it is in the lake."""
@@ -218,29 +264,45 @@ class Ingestor:
         resource = {"log.file.path": opts.source, "opsnb.format": fmt, **opts.resource}
         held = b""
         held_line = first_line
-        for chunk in reader.chunks():
-            for long in chunk.long:
-                res.lines += 1
-                res.events += 1
-                why = (f"line of {long.size:,} bytes is longer than the limit of {self.max_line_bytes:,} "
-                       f"bytes (Raw keeps the first {len(long.head):,})")
-                if long.truncated:
-                    why += "; the stream broke inside it"
-                self._bad(res, long.line, fmt, why, long.head)
-            data, first = chunk.data, chunk.first_line
-            if held:
-                data, first = held + data, held_line
-                held = b""
-            if not data:
-                continue
-            if fmt in F.MULTILINE and not chunk.final:
-                # Hold back the last entry: its continuation lines may be in the next chunk.
-                cut = self._last_entry_start(data, fmt, opts)
-                if 0 < cut < len(data) and len(data) - cut <= self.max_line_bytes:
-                    held, held_line = data[cut:], first + data.count(b"\n", 0, cut)
-                    data = data[:cut]
-            self._chunk(data, first, fmt, opts, res, observed, resource, json_schema,
-                        damaged_tail=chunk.tail_damaged)
+        inflight: deque[Future[_Part]] = deque()
+        try:
+            for chunk in reader.chunks():
+                part = _Part(SourceResult(source=res.source))
+                for long in chunk.long:
+                    part.res.lines += 1
+                    part.res.events += 1
+                    why = (f"line of {long.size:,} bytes is longer than the limit of {self.max_line_bytes:,} "
+                           f"bytes (Raw keeps the first {len(long.head):,})")
+                    if long.truncated:
+                        why += "; the stream broke inside it"
+                    part.bad(long.line, fmt, why, long.head)
+                data, first = chunk.data, chunk.first_line
+                if held:
+                    data, first = held + data, held_line
+                    held = b""
+                if data and fmt in F.MULTILINE and not chunk.final:
+                    # Hold back the last entry: its continuation lines may be in the next chunk.
+                    cut = self._last_entry_start(data, fmt, opts)
+                    if 0 < cut < len(data) and len(data) - cut <= self.max_line_bytes:
+                        held, held_line = data[cut:], first + data.count(b"\n", 0, cut)
+                        data = data[:cut]
+                if data:
+                    inflight.append(self._parsers.submit(self._chunk, data, first, fmt, opts, part, observed,
+                                                         resource, json_schema, chunk.tail_damaged))
+                else:
+                    done: Future[_Part] = Future()
+                    done.set_result(part)
+                    inflight.append(done)
+                # Keep every worker busy, and no more chunks in memory than that (plus the one read).
+                while len(inflight) > self.workers:
+                    self._merge(res, inflight.popleft().result())
+            while inflight:
+                self._merge(res, inflight.popleft().result())
+        finally:
+            for fut in inflight:  # an error stopped the loop: let running chunks end before raising
+                fut.cancel()
+                if not fut.cancelled():
+                    fut.exception()
         res.bytes = reader.bytes_read + len(head)
         if reader.error:
             res.error = reader.error
@@ -264,9 +326,17 @@ class Ingestor:
                 return last
         return 0
 
-    def _chunk(self, data: bytes, first: int, fmt: str, opts: F.ParseOptions, res: SourceResult,
+    def _chunk(self, data: bytes, first: int, fmt: str, opts: F.ParseOptions, part: _Part,
                observed: datetime, resource: dict[str, str], json_schema: pa.Schema | None,
-               damaged_tail: bool = False) -> None:
+               damaged_tail: bool = False) -> _Part:
+        """Parse one chunk of whole lines into ``part`` (runs in a parser thread)."""
+        self._chunk_into(data, first, fmt, opts, part, observed, resource, json_schema, damaged_tail)
+        return part
+
+    def _chunk_into(self, data: bytes, first: int, fmt: str, opts: F.ParseOptions, part: _Part,
+                    observed: datetime, resource: dict[str, str], json_schema: pa.Schema | None,
+                    damaged_tail: bool) -> None:
+        res = part.res
         if not data.endswith(b"\n"):
             data += b"\n"
         arr = np.frombuffer(data, dtype=np.uint8)
@@ -294,14 +364,14 @@ class Ingestor:
         for i in np.flatnonzero(lengths > self.max_line_bytes):
             keep[i] = False
             res.events += 1
-            self._bad(res, first + int(i), fmt,
-                      f"line of {int(lengths[i]):,} bytes is longer than the limit of {self.max_line_bytes:,} "
-                      f"bytes (Raw keeps the first {HEAD_BYTES:,})", data[starts[i]:starts[i] + HEAD_BYTES])
+            part.bad(first + int(i), fmt,
+                     f"line of {int(lengths[i]):,} bytes is longer than the limit of {self.max_line_bytes:,} "
+                     f"bytes (Raw keeps the first {HEAD_BYTES:,})", data[starts[i]:starts[i] + HEAD_BYTES])
         if damaged_tail and n and keep[n - 1]:
             keep[n - 1] = False
             res.events += 1
-            self._bad(res, first + n - 1, fmt, "truncated input: the last line was cut short",
-                      data[starts[n - 1]:ends[n - 1]])
+            part.bad(first + n - 1, fmt, "truncated input: the last line was cut short",
+                     data[starts[n - 1]:ends[n - 1]])
         # Text checks once per chunk; line by line only when the chunk fails them.
         bad_text = False
         try:
@@ -325,7 +395,7 @@ class Ingestor:
                 if why:
                     keep[i] = False
                     res.events += 1
-                    self._bad(res, first + int(i), fmt, why, raw)
+                    part.bad(first + int(i), fmt, why, raw)
             if replaced:
                 data = _replace_invalid(data, starts, ends, replaced)
                 arr = np.frombuffer(data, dtype=np.uint8)
@@ -347,16 +417,16 @@ class Ingestor:
             for t in tables:
                 numeric = {f.name for f in t.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)}
                 inner = F.json_inner_sql(t.column_names, journald=jd, numeric=numeric)
-                self._normalise(t, inner, "J", fmt, opts, res,
+                self._normalise(t, inner, "J", fmt, opts, part,
                                 observed, resource, data, starts, ends, first, replaced,
                                 json_attrs=F.json_attr_columns(t.column_names, journald=jd))
             for j, reason in bad:
-                self._bad(res, first + j, fmt, reason, data[starts[j]:ends[j]])
+                part.bad(first + j, fmt, reason, data[starts[j]:ends[j]])
             return
         lines = self._lines(data, starts, ends, idx)
         joined: dict[int, bytes] = {}
         if fmt in F.MULTILINE:
-            lines, joined = self._join_multiline(lines, fmt, opts, res, first, data, starts, ends)
+            lines, joined = self._join_multiline(lines, fmt, opts, part, first, data, starts, ends)
         res.events += lines.num_rows
         if fmt == "logfmt":
             lines = self._logfmt_pairs(lines)
@@ -364,12 +434,12 @@ class Ingestor:
             inner = F.logfmt_inner_sql(present)
         else:
             inner = F.inner_sql(fmt, opts.header_regex)
-        self._normalise(lines, inner, "L", fmt, opts, res, observed, resource, data, starts, ends, first,
+        self._normalise(lines, inner, "L", fmt, opts, part, observed, resource, data, starts, ends, first,
                         replaced, joined)
 
     def _logfmt_pairs(self, lines: pa.Table) -> pa.Table:
         """Add per-line key and value lists (see :func:`normalise.logfmt_pairs`)."""
-        return N.logfmt_pairs(self.con, lines)
+        return N.logfmt_pairs(self._con, lines)
 
     @staticmethod
     def _lines(data: bytes, starts: np.ndarray, ends: np.ndarray, idx: np.ndarray) -> pa.Table:
@@ -385,17 +455,18 @@ class Ingestor:
             full, ii = full.take(pa.array(idx)), ii.take(pa.array(idx))
         return pa.table({"_i": ii, "line": pc.utf8_rtrim(full, characters="\r\n")})
 
-    def _join_multiline(self, lines: pa.Table, fmt: str, opts: F.ParseOptions, res: SourceResult,
+    def _join_multiline(self, lines: pa.Table, fmt: str, opts: F.ParseOptions, part: _Part,
                         first: int, data: bytes, starts: np.ndarray,
                         ends: np.ndarray) -> tuple[pa.Table, dict[int, bytes]]:
         """Join continuation lines to the entry they follow; lines before any entry are quarantined."""
+        res = part.res
         hdr = F.header_sql(fmt, opts.header_regex)
-        self.con.register("L", lines)
+        self._con.register("L", lines)
         try:
-            is_hdr = self.con.sql(f"SELECT {hdr} AS h FROM L").to_arrow_table().column("h").to_numpy(
+            is_hdr = self._con.sql(f"SELECT {hdr} AS h FROM L").to_arrow_table().column("h").to_numpy(
                 zero_copy_only=False)
         finally:
-            self.con.unregister("L")
+            self._con.unregister("L")
         if is_hdr.all():
             return lines, {}
         group = np.cumsum(is_hdr)
@@ -404,16 +475,16 @@ class Ingestor:
         for k in orphans:
             i = int(ii[k])
             res.events += 1
-            self._bad(res, first + i, fmt, "continuation line without an entry before it",
-                      data[starts[i]:ends[i]])
+            part.bad(first + i, fmt, "continuation line without an entry before it",
+                     data[starts[i]:ends[i]])
         keep = group > 0
         sub = lines.filter(pa.array(keep))
-        self.con.register("L0", sub.append_column("_g", pa.array(group[keep])))
+        self._con.register("L0", sub.append_column("_g", pa.array(group[keep])))
         try:
-            out = self.con.sql("SELECT min(_i) AS _i, string_agg(line, chr(10) ORDER BY _i) AS line, "
+            out = self._con.sql("SELECT min(_i) AS _i, string_agg(line, chr(10) ORDER BY _i) AS line, "
                                "count(*) AS _n FROM L0 GROUP BY _g ORDER BY 1").to_arrow_table()
         finally:
-            self.con.unregister("L0")
+            self._con.unregister("L0")
         multi = pc.greater(out.column("_n"), 1)
         joined = {int(i): s.encode() for i, s in zip(
             out.column("_i").filter(multi).to_pylist(), out.column("line").filter(multi).to_pylist(),
@@ -421,9 +492,10 @@ class Ingestor:
         return out.select(["_i", "line"]), joined
 
     def _normalise(self, tbl: pa.Table, inner: str, name: str, fmt: str, opts: F.ParseOptions,
-                   res: SourceResult, observed: datetime, resource: dict[str, str], data: bytes,
+                   part: _Part, observed: datetime, resource: dict[str, str], data: bytes,
                    starts: np.ndarray, ends: np.ndarray, first: int, replaced: set[int],
                    joined: dict[int, bytes] | None = None, json_attrs: list[str] | None = None) -> None:
+        res = part.res
         out = self._fast(tbl, inner, name, fmt, opts, observed, json_attrs is not None)
         if out is None:
             out = self._sql(tbl, F.normalise_sql(inner, opts, fmt, observed), name)
@@ -448,7 +520,7 @@ class Ingestor:
             is_bad = pc.is_valid(err)
             for i, why in zip(ii.filter(is_bad).to_pylist(), err.filter(is_bad).to_pylist(), strict=True):
                 raw = (joined or {}).get(i) or data[starts[i]:ends[i]]
-                self._bad(res, first + i, fmt, why, raw)
+                part.bad(first + i, fmt, why, raw)
             keep = pc.invert(is_bad)
             good, ii = good.filter(keep), ii.filter(keep)
         if replaced:
@@ -456,14 +528,14 @@ class Ingestor:
             if pc.any(flag).as_py():
                 good = _flag_rows(good, flag, "opsnb.invalid_utf8", "replaced")
         res.stored += good.num_rows
-        self._add_good(good.cast(SCHEMAS["logs"]))
+        part.good.append(good.cast(SCHEMAS["logs"]))
 
     def _sql(self, tbl: pa.Table, sql: str, name: str) -> pa.Table:
-        self.con.register(name, tbl)
+        self._con.register(name, tbl)
         try:
-            return self.con.sql(sql).to_arrow_table()
+            return self._con.sql(sql).to_arrow_table()
         finally:
-            self.con.unregister(name)
+            self._con.unregister(name)
 
     def _fast(self, tbl: pa.Table, inner: str, name: str, fmt: str, opts: F.ParseOptions,
               observed: datetime, is_json: bool) -> pa.Table | None:

@@ -26,6 +26,16 @@ class SourceResult:
     error: str | None = None  # the source stopped early or could not be read
     reasons: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: SourceResult) -> None:
+        """Add the counts of ``other`` (a part of this source) to these."""
+        self.lines += other.lines
+        self.events += other.events
+        self.stored += other.stored
+        self.spans += other.spans
+        self.quarantined += other.quarantined
+        self.blank += other.blank
+        self.reasons.update(other.reasons)
+
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "format": self.format, "lines": self.lines, "events": self.events,
                 "stored": self.stored, "spans": self.spans, "quarantined": self.quarantined,
