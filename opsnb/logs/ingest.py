@@ -578,7 +578,8 @@ class Ingestor:
         import pyarrow.json as pj
 
         block = max(4 << 20, 2 * self.max_line_bytes + 2)
-        read_opts = pj.ReadOptions(block_size=block, use_threads=True)
+        # chunks are already parsed in parallel: pyarrow's own threads would only contend with them
+        read_opts = pj.ReadOptions(block_size=block, use_threads=self.workers == 1)
         parse_opts = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer",
                                      newlines_in_values=False)
         tables: list[pa.Table] = []

@@ -185,7 +185,7 @@ def fast_outer(loose: pa.Table, opts: F.ParseOptions, fmt: str,
         if name not in names:
             continue
         a = col(name)
-        if pa.types.is_null(a.type):
+        if a.null_count == n:  # absent: each kernel below would still cost a pass over n rows
             continue
         if pa.types.is_string(a.type) or pa.types.is_large_string(a.type):
             ok = pc.match_substring_regex(a, INT_TEXT)
@@ -209,6 +209,9 @@ def fast_outer(loose: pa.Table, opts: F.ParseOptions, fmt: str,
     ids = {}
     for name, width in (("trace", 32), ("span", 16)):
         v = _nullif_empty(_str(col(name), n))
+        if v.null_count == n:
+            ids[name] = v
+            continue
         hexed = pc.match_substring_regex(v, HEX[width])
         b64_len = width // 3 * 2 + 4 - (width // 3 * 2 + 4) % 4
         unsure |= _np(pc.equal(pc.utf8_length(v), b64_len))
@@ -226,7 +229,9 @@ def fast_outer(loose: pa.Table, opts: F.ParseOptions, fmt: str,
     route = _nullif_empty(_str(col("route"), n))
     # Status
     st = col("status")
-    if pa.types.is_integer(st.type):
+    if st.null_count == n:
+        status = pa.nulls(n, pa.int32())
+    elif pa.types.is_integer(st.type):
         big = pc.or_(pc.greater(st, 2**31 - 1), pc.less(st, -(2**31)))
         unsure |= _np(big)
         status = pc.if_else(big, pa.scalar(None, st.type), st).cast(pa.int32())
@@ -244,6 +249,8 @@ def fast_outer(loose: pa.Table, opts: F.ParseOptions, fmt: str,
             dur = pc.coalesce(dur, pc.multiply(num, scale))
             continue
         v = _str(col(name), n)
+        if v.null_count == n:
+            continue
         plain = pc.match_substring_regex(v, NUM_TEXT)
         ms = pc.match_substring_regex(v, MS_TEXT) if scale == 1.0 else pa.repeat(False, n)
         odd = pc.and_kleene(pc.is_valid(v), pc.invert(pc.or_(plain, ms)))

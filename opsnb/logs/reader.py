@@ -65,9 +65,7 @@ class _Counting(io.RawIOBase):
         return True
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(len(b))
-        n = len(data)
-        b[:n] = data
+        n = self._raw.readinto(b)  # type: ignore[attr-defined]
         if self._on_read and n:
             self._on_read(n)
         return n
@@ -130,20 +128,24 @@ def read_some(stream: BinaryIO, n: int, already: int = 0) -> tuple[bytes, str | 
     Returns:
         The bytes and, when the stream broke, why (``already``: bytes read before, for the message).
     """
-    out = bytearray()
+    parts: list[bytes] = []
+    got = 0
     read1 = getattr(stream, "read1", None) or stream.read
+    # A plain file is read in one go; a compressed one in 1 MiB pieces (see above).
+    piece = 1 << 20 if isinstance(stream, gzip.GzipFile) else n
+    error = None
     try:
-        while len(out) < n:
-            block = read1(min(n - len(out), 1 << 20))
+        while got < n:
+            block = read1(min(n - got, piece))
             if not block:
                 break
-            out += block
+            parts.append(block)
+            got += len(block)
     except EOFError:
-        return bytes(out), (f"truncated gzip: the stream ends before its end marker after "
-                            f"{already + len(out):,} bytes")
+        error = f"truncated gzip: the stream ends before its end marker after {already + got:,} bytes"
     except (OSError, zlib.error) as exc:
-        return bytes(out), f"damaged input after {already + len(out):,} bytes: {exc}"
-    return bytes(out), None
+        error = f"damaged input after {already + got:,} bytes: {exc}"
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), error
 
 
 def read_head(stream: BinaryIO, n: int = 1 << 20) -> tuple[bytes, str | None]:
@@ -198,12 +200,13 @@ class LineReader:
                 skipping = None
                 line_no += 1
                 block = block[i + 1:]
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n")
+            cut = block.rfind(b"\n")
             if cut < 0:
-                carry = data
+                carry += block
             else:
-                complete, carry = data[: cut + 1], data[cut + 1:]
+                # one copy of the block: the carried start of a line, then the block's whole lines
+                complete = carry + block[: cut + 1] if carry else block[: cut + 1]
+                carry = block[cut + 1:]
                 yield Chunk(line_no, complete, longs)
                 longs = []
                 line_no += complete.count(b"\n")
