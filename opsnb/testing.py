@@ -588,11 +588,11 @@ class FakeSshServer:
 
             def check_auth_publickey(self, username: str, key: Any) -> int:
                 ok = username == server.user and key.get_base64() == client_pub
-                return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
+                return paramiko.common.AUTH_SUCCESSFUL if ok else paramiko.common.AUTH_FAILED
 
             def check_channel_request(self, kind: str, chanid: int) -> int:
-                return paramiko.OPEN_SUCCEEDED if kind == "session" else \
-                    paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+                return paramiko.common.OPEN_SUCCEEDED if kind == "session" else \
+                    paramiko.common.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
             def check_channel_exec_request(self, channel: Any, command: bytes) -> bool:
                 text = command.decode("utf-8", "surrogateescape")

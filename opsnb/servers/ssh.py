@@ -192,7 +192,8 @@ class KeyStore:
                 raise AuthError(f"the SSH key {p} is encrypted: name its passphrase with the setting "
                                 "ssh_passphrase_env or ssh_passphrase_file", path=str(p)) from None
             try:
-                key = paramiko.PKey.from_path(str(p), phrase.encode())
+                # cryptography wants bytes; the stubs say str
+                key = paramiko.PKey.from_path(str(p), phrase.encode())  # type: ignore[arg-type]
             except (paramiko.SSHException, ValueError, TypeError):
                 raise AuthError(f"the passphrase does not decrypt the SSH key {p}", path=str(p)) from None
         except (paramiko.SSHException, ValueError, OSError) as exc:
