@@ -51,24 +51,45 @@ class Workbench:
     """
 
     def __init__(self, settings: Settings) -> None:
-        from opsnb.access.service import current_user
-        from opsnb.store.db import Database
+        from opsnb.access.identity import current_user
+        from opsnb.store.schema import sqlite_is_current, sqlite_path
 
         self.settings = settings
         self.workspace = Path(settings.workspace).resolve()
         self.user = current_user(str(settings.user))
         self._services: dict[str, Any] = {}
         self._services_lock = threading.Lock()
+        self._db_lock = threading.Lock()  # apart from the services' lock: a service may open the db
 
         _check_workspace(self.workspace)
-        url = str(settings.database_url) or f"sqlite:///{self.workspace / 'state.db'}"
-        if url.startswith("sqlite") and not str(settings.database_url):
+        self._url = str(settings.database_url) or f"sqlite:///{self.workspace / 'state.db'}"
+        self._db: Database | None = None
+        path = sqlite_path(self._url)
+        busy_s = int(settings.sqlite_busy_timeout_ms) / 1000
+        if path is not None and sqlite_is_current(path, timeout_s=busy_s):
+            return  # reachable and current: SQLAlchemy and the models load on first use of self.db
+        if self._url.startswith("sqlite") and not str(settings.database_url):
             self.workspace.mkdir(parents=True, exist_ok=True)
-        db = Database(url, busy_timeout_ms=int(settings.sqlite_busy_timeout_ms))
+        db = self._open_db()
         db.ping()  # a bad URL fails here, before the workspace gets anything written
         self.workspace.mkdir(parents=True, exist_ok=True)
         db.upgrade()
-        self.db: Database = db
+        self._db = db
+
+    def _open_db(self) -> Database:
+        from opsnb.store.db import Database, import_models
+
+        import_models()  # every table known to the metadata, whichever domain runs first
+        return Database(self._url, busy_timeout_ms=int(self.settings.sqlite_busy_timeout_ms))
+
+    @property
+    def db(self) -> Database:
+        """The state database (opened on first use when the workspace's schema was already current)."""
+        if self._db is None:
+            with self._db_lock:
+                if self._db is None:
+                    self._db = self._open_db()
+        return self._db
 
     @cached_property
     def lake(self) -> Lake:
@@ -100,7 +121,8 @@ class Workbench:
             if callable(closer):
                 closer()
         self._services.clear()
-        self.db.dispose()
+        if self._db is not None:
+            self._db.dispose()
 
     def __enter__(self) -> Workbench:
         return self
@@ -109,13 +131,13 @@ class Workbench:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Workbench {self.workspace} db={mask_url(self.db.url)} user={self.user}>"
+        return f"<Workbench {self.workspace} db={mask_url(self._url)} user={self.user}>"
 
     def _repr_html_(self) -> str:
         import html
 
         return (f"<b>opsnb workbench</b> <code>{html.escape(str(self.workspace))}</code>"
-                f" &middot; {html.escape(self.db.dialect)} &middot; user <b>{html.escape(self.user)}</b>")
+                f" &middot; {html.escape(self._url.split(':', 1)[0].split('+', 1)[0])} &middot; user <b>{html.escape(self.user)}</b>")
 
 
 def _check_workspace(path: Path) -> None:

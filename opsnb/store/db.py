@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from opsnb._modules import module_exists
 from opsnb.config import mask_url
 from opsnb.errors import MigrationError, StoreError
+from opsnb.store.schema import DOMAINS
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -31,25 +32,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-# Domains that own tables, in dependency order. A domain listed here has
-# ``opsnb/<domain>/models.py`` and ``opsnb/<domain>/migrations/`` (an Alembic
-# branch labelled with the domain's name).
-DOMAINS: tuple[str, ...] = (
-    "access",
-    "audit",
-    "servers",
-    "deploys",
-    "incidents",
-    "slo",
-    "alerts",
-    "oncall",
-    "notify",
-    "runbooks",
-    "logs",
-    "postmortems",
-)
-
 
 class Base(DeclarativeBase):
     """Declarative base of every opsnb table."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from opsnb.access.service import current_user
+from opsnb.access.identity import current_user
 from opsnb.errors import PermissionDenied, ValidationError
 from opsnb.workbench import Workbench
 from tests.conftest import make_ops

@@ -71,3 +71,51 @@ def test_domains_with_tables_have_models_and_branches() -> None:
     for d in DOMAINS:
         if (root / d / "migrations").is_dir():
             assert (root / d / "models.py").is_file(), d
+
+
+def test_expected_heads_read_from_the_scripts_match_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from opsnb.store.schema import expected_heads
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(opsnb.__file__).parent / "store" / "migrations"))
+    cfg.set_main_option("version_locations", " ".join(migration_dirs()))
+    cfg.set_main_option("path_separator", "space")
+    assert expected_heads() == frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def test_reopening_a_current_sqlite_workspace_loads_no_sqlalchemy(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    opsnb.connect(tmp_path / "ws").close()  # created and upgraded
+    code = ("import json, sys, opsnb; ops = opsnb.connect(sys.argv[1]); before = 'sqlalchemy' in sys.modules; "
+            "role = ops.access.role('nobody'); "
+            "print(json.dumps([before, 'sqlalchemy' in sys.modules, role]))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "ws")], capture_output=True, text=True,
+                         check=True, env={"OPSNB_USER": "t", "PATH": "/usr/bin:/bin"})
+    # opened without the database layer, which then loads on first use and answers
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, True, "viewer"]
+
+
+def test_a_stale_or_foreign_sqlite_file_is_not_taken_as_current(tmp_path: Path) -> None:
+    import sqlite3
+
+    from opsnb.store.schema import expected_heads, sqlite_is_current
+
+    opsnb.connect(tmp_path / "ws").close()
+    db = tmp_path / "ws" / "state.db"
+    assert sqlite_is_current(db)
+    heads = sorted(expected_heads() or ())
+    with sqlite3.connect(db) as con:  # one branch not stamped with its newest revision
+        con.execute("DELETE FROM alembic_version WHERE version_num = ?", (heads[0],))
+    assert not sqlite_is_current(db)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).close()  # a SQLite file with no alembic_version table
+    assert not sqlite_is_current(other)
+    assert not sqlite_is_current(tmp_path / "missing.db")
+    (tmp_path / "garbage.db").write_bytes(b"not a database at all")
+    assert not sqlite_is_current(tmp_path / "garbage.db")
