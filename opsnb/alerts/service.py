@@ -15,6 +15,7 @@ runbooks.
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,6 +57,26 @@ _LOADED = ("id", "fingerprint", "status", "labels", "annotations", "starts_at", 
 _WRITTEN = ("status", "labels", "annotations", "starts_at", "ends_at", "last_received_at", "generator_url",
             "last_payload", "last_receipt_id", "group_key", "grouped")
 
+
+
+@functools.cache
+def _statements() -> dict[str, Any]:
+    """The ingest statements, built once per process."""
+    rt, at = cast(Table, AlertReceipt.__table__), cast(Table, Alert.__table__)
+    return {
+        "receipt": insert(rt).returning(rt.c.id, sort_by_parameter_order=True),
+        "load": select(*(at.c[c] for c in _LOADED)).where(at.c.fingerprint.in_(bindparam("fps", expanding=True))),
+        "insert": insert(at),
+        "update_full": update(at).where(at.c.id == bindparam("b_id")).values(
+            {**{at.c[k]: bindparam("b_" + k) for k in _WRITTEN},
+             at.c.receive_count: at.c.receive_count + bindparam("b_inc"),
+             at.c.pending: or_(at.c.pending, bindparam("b_changed"))}),
+        "update_repeat": update(at).where(at.c.id == bindparam("b_id")).values(
+            {at.c.receive_count: at.c.receive_count + bindparam("b_inc"),
+             at.c.last_received_at: bindparam("b_last_received_at"),
+             at.c.last_payload: bindparam("b_last_payload"),
+             at.c.last_receipt_id: bindparam("b_last_receipt_id")}),
+    }
 
 
 class Alerts(AlertRules, AlertTicker):
@@ -149,16 +170,16 @@ class Alerts(AlertRules, AlertTicker):
         raise AssertionError("unreachable")
 
     def _store_batch(self, s: Session, batch: Sequence[Prepared], now: datetime) -> builtins.list[IngestResult]:
-        # Core statements, one per kind of write for the whole batch: ingest is the hot path.
-        rt, at = cast(Table, AlertReceipt.__table__), cast(Table, Alert.__table__)
-        ids = s.execute(insert(rt).returning(rt.c.id, sort_by_parameter_order=True),
-                        [{"received_at": now, "source": p.source, "alerts": len(p.alerts), "body": p.raw}
-                         for p in batch]).scalars().all()
+        # Core statements built once, on the session's connection, one per kind of write for the whole
+        # batch: ingest is the hot path, and building statements cost more than running them.
+        st_ = _statements()
+        conn = s.connection()
+        ids = conn.execute(st_["receipt"], [{"received_at": now, "source": p.source, "alerts": len(p.alerts),
+                                             "body": p.raw} for p in batch]).scalars().all()
         wanted = list({a.fingerprint for p in batch for a in p.alerts})
         state: dict[str, dict[str, Any]] = {}
-        cols = [at.c[c] for c in _LOADED]
         for i in range(0, len(wanted), 900):
-            for r in s.execute(select(*cols).where(at.c.fingerprint.in_(wanted[i:i + 900]))).mappings():
+            for r in conn.execute(st_["load"], {"fps": wanted[i:i + 900]}).mappings():
                 state[r["fingerprint"]] = {**r, "_op": None, "_inc": 0, "_changed": False, "_full": False}
         touched: dict[str, tuple[dict[str, Any], bool]] = {}  # group key -> (an alert that joined/changed, joined?)
         out = [self._apply(p, int(rid), now, state, touched) for p, rid in zip(batch, ids, strict=True)]
@@ -166,25 +187,18 @@ class Alerts(AlertRules, AlertTicker):
         ordered = sorted(state.values(), key=lambda st: st["fingerprint"])
         new = [{k: v for k, v in st.items() if not k.startswith("_")} for st in ordered if st["_op"] == "insert"]
         if new:
-            s.execute(insert(at), new)
+            conn.execute(st_["insert"], new)
         full = [{"b_" + k: st[k] for k in _WRITTEN} | {"b_id": st["id"], "b_inc": st["_inc"],
                                                         "b_changed": st["_changed"]}
                 for st in ordered if st["_op"] == "update" and st["_full"]]
         if full:
-            s.execute(update(at).where(at.c.id == bindparam("b_id")).values(
-                {**{at.c[k]: bindparam("b_" + k) for k in _WRITTEN},
-                 at.c.receive_count: at.c.receive_count + bindparam("b_inc"),
-                 at.c.pending: or_(at.c.pending, bindparam("b_changed"))}), full)
+            conn.execute(st_["update_full"], full)
         # the common case, a re-sent alert with nothing new: touch only what a repeat changes
         repeats = [{"b_id": st["id"], "b_inc": st["_inc"], "b_last_received_at": now,
                     "b_last_payload": st["last_payload"], "b_last_receipt_id": st["last_receipt_id"]}
                    for st in ordered if st["_op"] == "update" and not st["_full"]]
         if repeats:
-            s.execute(update(at).where(at.c.id == bindparam("b_id")).values(
-                {at.c.receive_count: at.c.receive_count + bindparam("b_inc"),
-                 at.c.last_received_at: bindparam("b_last_received_at"),
-                 at.c.last_payload: bindparam("b_last_payload"),
-                 at.c.last_receipt_id: bindparam("b_last_receipt_id")}), repeats)
+            conn.execute(st_["update_repeat"], repeats)
         self._touch_groups(s, touched, now)
         return out
 

@@ -78,6 +78,11 @@ class AlertTicker:
         """
         now = now or utcnow()
         rep = TickReport(at=now)
+        # Services used inside the transactions below are loaded first: a first import (pandas)
+        # inside one held the SQLite write lock for most of a second while webhooks waited.
+        for name in ("incidents", "notify"):
+            if module_exists(f"opsnb.{name}.service"):
+                getattr(self._wb, name)
         triggers: builtins.list[dict[str, Any]] = []
         deliveries: builtins.list[int] = []
         # Small transactions, so webhooks arriving meanwhile wait for the write lock only briefly.

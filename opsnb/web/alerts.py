@@ -88,6 +88,10 @@ class _Writer:
     """
 
     MAX_BATCH = 500
+    # How long the first queued webhook waits for others to share its transaction. A transaction
+    # costs about 0.3 ms of the loop's time; one per request at 1,000 requests/s kept the loop
+    # saturated, and queueing, not work, made the tail latency.
+    GATHER_SECONDS = 0.004
 
     def __init__(self, state: Any) -> None:
         self._state = state
@@ -108,7 +112,7 @@ class _Writer:
         self._queue.append((prepared, fut))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._drain)
+            loop.call_later(self.GATHER_SECONDS, self._drain)
         return await fut
 
     def _drain(self) -> None:

@@ -117,6 +117,13 @@ class ApiHandler(web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body, default=str))
 
+    def _log(self) -> None:
+        # Jupyter's request log (a formatted debug line and Prometheus metrics) cost a tenth of a
+        # webhook's server time; an accepted webhook is recorded as a receipt anyway. Refusals and
+        # errors are still logged.
+        if self.get_status() >= 400:
+            super()._log()
+
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, OpsnbError):
             return  # an expected refusal, answered with a 4xx; not a server fault
