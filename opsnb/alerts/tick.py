@@ -88,12 +88,12 @@ class AlertTicker:
         # Small transactions, so webhooks arriving meanwhile wait for the write lock only briefly.
         while True:
             with self._wb.db.session() as s:
-                if self._process_pending(s, now, rep, triggers, limit=200) < 200:
+                if self._process_pending(s, now, rep, triggers, limit=50) < 50:
                     break
         self._start_pages(now, rep)  # after commit: ops.oncall runs its own transactions
         for _ in range(100):  # bounded: a zero group_interval must not spin forever
             with self._wb.db.session() as s:
-                if self._flush_due(s, now, rep, deliveries, limit=100) < 100:
+                if self._flush_due(s, now, rep, deliveries, limit=50) < 50:
                     break
         if deliveries:
             try:
