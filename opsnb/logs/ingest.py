@@ -43,7 +43,7 @@ from opsnb.logs import normalise as N
 from opsnb.logs import otlp
 from opsnb.logs.arrowmaps import build_map, const_map
 from opsnb.logs.models import SourceResult
-from opsnb.logs.reader import HEAD_BYTES, LineReader, expand, open_source, read_head
+from opsnb.logs.reader import HEAD_BYTES, LineReader, count_lines, expand, open_source, read_head
 from opsnb.store.lake import SCHEMAS
 
 if TYPE_CHECKING:
@@ -284,7 +284,7 @@ class Ingestor:
                     # Hold back the last entry: its continuation lines may be in the next chunk.
                     cut = self._last_entry_start(data, fmt, opts)
                     if 0 < cut < len(data) and len(data) - cut <= self.max_line_bytes:
-                        held, held_line = data[cut:], first + data.count(b"\n", 0, cut)
+                        held, held_line = data[cut:], first + count_lines(data, cut)
                         data = data[:cut]
                 if data:
                     inflight.append(self._parsers.submit(self._chunk, data, first, fmt, opts, part, observed,
@@ -374,10 +374,11 @@ class Ingestor:
                      data[starts[n - 1]:ends[n - 1]])
         # Text checks once per chunk; line by line only when the chunk fails them.
         bad_text = False
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            bad_text = True
+        if arr.max() >= 128:  # ASCII (numpy, without the GIL) is valid UTF-8; else let Python check
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                bad_text = True
         if bad_text or b"\x00" in data:
             for i in np.flatnonzero(keep):
                 raw = data[starts[i]:ends[i]]
