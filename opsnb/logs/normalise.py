@@ -66,6 +66,15 @@ def _str(arr: pa.Array | pa.ChunkedArray, n: int) -> pa.Array:
     return arr
 
 
+def _has_upper(arr: pa.Array) -> bool:
+    """Whether any string holds an ASCII capital (numpy over the data buffer; a superset is fine)."""
+    data = arr.buffers()[2]
+    if data is None:
+        return False
+    b = np.frombuffer(data, dtype=np.uint8)
+    return bool(((b >= ord("A")) & (b <= ord("Z"))).any())
+
+
 def _nullif_empty(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
 
@@ -169,7 +178,8 @@ def fast_outer(loose: pa.Table, opts: F.ParseOptions, fmt: str,
     iso = _np(pc.match_substring_regex(ts, ISO_ZONED))
     clf = _np(pc.match_substring_regex(ts, CLF_ZONED)) if not iso.all() else np.zeros(n, dtype=bool)
     try:
-        parsed = pc.cast(pc.if_else(pa.array(iso), ts, pa.scalar("1970-01-01T00:00:00Z")), TS_TYPE)
+        valid_ts = ts if iso.all() else pc.if_else(pa.array(iso), ts, pa.scalar("1970-01-01T00:00:00Z"))
+        parsed = pc.cast(valid_ts, TS_TYPE)
         if clf.any():
             alt, named = _clf_to_ts(pc.if_else(pa.array(clf), ts, pa.scalar("01/Jan/1970:00:00:00 +0000")))
             clf &= named
@@ -213,9 +223,11 @@ def fast_outer(loose: pa.Table, opts: F.ParseOptions, fmt: str,
             ids[name] = v
             continue
         hexed = pc.match_substring_regex(v, HEX[width])
-        b64_len = width // 3 * 2 + 4 - (width // 3 * 2 + 4) % 4
-        unsure |= _np(pc.equal(pc.utf8_length(v), b64_len))
-        ids[name] = pc.if_else(hexed, pc.utf8_lower(v), v)
+        all_hex = v.null_count == 0 and pc.all(hexed).as_py()
+        if not all_hex:  # a hex id is never base64's length, so only the others need the check
+            b64_len = width // 3 * 2 + 4 - (width // 3 * 2 + 4) % 4
+            unsure |= _np(pc.equal(pc.utf8_length(v), b64_len))
+        ids[name] = pc.if_else(hexed, pc.utf8_lower(v), v) if _has_upper(v) else v
     # Service and host
     svc = _nullif_empty(_str(col("svc"), n))
     svc = pc.coalesce(svc, pa.scalar(opts.service or "unknown_service", pa.string()))
