@@ -139,3 +139,36 @@ def test_quarantine_table_contents(ops_sqlite) -> None:
     assert q["Reason"].iloc[0] == "unparseable timestamp: notatime"
     assert q["Text"].iloc[0] == "ts=notatime msg=bad"
     assert isinstance(q["Timestamp"].iloc[0], pd.Timestamp)
+
+
+def test_parallel_chunks_give_the_serial_result(tmp_path: Path) -> None:
+    """Chunks parsed by several workers merge in input order: same counts, rows and quarantine."""
+    import opsnb
+    from opsnb.logs.formats import ParseOptions
+    from opsnb.logs.ingest import Ingestor
+
+    good = D.jsonl(12000).encode().split(b"\n")  # past the 1 MiB read for detection: many chunks
+    lines: list[bytes] = []
+    for i, line in enumerate(good[:-1]):
+        lines.append(line)
+        if i % 97 == 5:  # damage scattered over many chunks
+            lines.append([b"{not json", b'{"msg": "nul \x00 here"}', b'{"msg": "bad \xff utf-8"}',
+                          b'{"ts": "2026-03-01T12:00:00Z", "msg": "' + b"x" * 5000 + b'"}'][i % 4])
+    data = b"\n".join(lines) + b"\n"
+    outcomes = []
+    for workers in (1, 3):
+        ws = opsnb.connect(tmp_path / f"ws{workers}")
+        ing = Ingestor(ws.lake, chunk_bytes=1 << 16, max_line_bytes=4096, workers=workers)
+        res = ing.ingest_bytes(data, ParseOptions(source="s", format="jsonl"))  # detection refuses NULs
+        ing.close()
+        rows = ws.lake.query("SELECT Timestamp, Body, TraceId FROM logs ORDER BY Timestamp")
+        q = ws.lake.query("SELECT Line, Reason FROM quarantine ORDER BY Line")
+        outcomes.append(((res.lines, res.events, res.stored, res.quarantined, dict(res.reasons)),
+                         rows.to_dict("list"), q.to_dict("list")))
+        ws.close()
+    assert outcomes[0] == outcomes[1]
+    counts, rows, q = outcomes[1]
+    damaged = sum(1 for i in range(12000) if i % 97 == 5)
+    assert counts[2] == 12000 and counts[3] == len(q["Line"]) == damaged
+    assert {r.split(":")[0].split(" ")[0] for r in q["Reason"]} >= {"invalid", "binary", "line"}
+    assert rows["Body"] == [f"request {i} handled" for i in range(12000)]
