@@ -23,7 +23,6 @@ counted as blank.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import deque
@@ -39,6 +38,7 @@ import pyarrow.compute as pc
 
 from opsnb.errors import ValidationError
 from opsnb.logs import formats as F
+from opsnb.logs import jsonlines as J
 from opsnb.logs import normalise as N
 from opsnb.logs import otlp
 from opsnb.logs.arrowmaps import build_map, const_map
@@ -50,9 +50,6 @@ if TYPE_CHECKING:
     import duckdb
 
     from opsnb.store.lake import Lake
-
-SLOW_PIECE = 64  # JSON pieces this small are read line by line when pyarrow refuses them
-
 
 # ------------------------------------------------------------------ ingestor
 def _reason_key(reason: str) -> str:
@@ -260,7 +257,7 @@ class Ingestor:
         reader = LineReader(stream, chunk_bytes=self.chunk_bytes, max_line_bytes=self.max_line_bytes,
                             prefix=head, first_line=first_line, error=head_error)
         observed = datetime.now(UTC)
-        json_schema = _json_explicit_schema(head) if fmt in ("jsonl", "journald") else None
+        json_schema = J.explicit_schema(head) if fmt in ("jsonl", "journald") else None
         resource = {"log.file.path": opts.source, "opsnb.format": fmt, **opts.resource}
         held = b""
         held_line = first_line
@@ -412,7 +409,8 @@ class Ingestor:
         if not len(idx):
             return
         if fmt in ("jsonl", "journald"):
-            tables, bad = self._json(data, starts, ends, idx, fmt == "journald", json_schema)
+            tables, bad = J.parse(data, starts, ends, idx, journald=fmt == "journald", schema=json_schema,
+                                  max_line_bytes=self.max_line_bytes, use_threads=self.workers == 1)
             res.events += len(idx)
             jd = fmt == "journald"
             for t in tables:
@@ -572,48 +570,6 @@ class Ingestor:
         both = pa.concat_tables([keep, slow])
         return both.take(pc.sort_indices(both.column("_i")))  # the input's order
 
-    # ------------------------------------------------------------- JSON
-    def _json(self, data: bytes, starts: np.ndarray, ends: np.ndarray, idx: np.ndarray, journald: bool,
-              schema: pa.Schema | None) -> tuple[list[pa.Table], list[tuple[int, str]]]:
-        """Parse JSON lines at ``idx``: pyarrow for whole pieces, Python for the pieces it refuses."""
-        import pyarrow.json as pj
-
-        block = max(4 << 20, 2 * self.max_line_bytes + 2)
-        # chunks are already parsed in parallel: pyarrow's own threads would only contend with them
-        read_opts = pj.ReadOptions(block_size=block, use_threads=self.workers == 1)
-        parse_opts = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer",
-                                     newlines_in_values=False)
-        tables: list[pa.Table] = []
-        bad: list[tuple[int, str]] = []
-        contiguous = bool(len(idx) == len(starts))
-        stack = [(0, len(idx))]
-        while stack:
-            lo, hi = stack.pop()
-            sel = idx[lo:hi]
-            if contiguous and lo == 0 and hi == len(idx):
-                buf = data
-            else:
-                buf = b"\n".join(data[starts[i]:ends[i]] for i in sel) + b"\n"
-            try:
-                t = pj.read_json(pa.BufferReader(buf), read_options=read_opts, parse_options=parse_opts)
-                if t.num_rows != len(sel):
-                    raise pa.ArrowInvalid("row count differs from line count")
-                t = _flatten(t)
-                if journald and _has_list(t, "MESSAGE"):
-                    raise pa.ArrowInvalid("journald MESSAGE as bytes")
-                tables.append(_with_index(t, sel))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-                if hi - lo <= SLOW_PIECE:
-                    t, b = _json_slow(data, starts, ends, sel)
-                    if t is not None:
-                        tables.append(t)
-                    bad.extend(b)
-                else:
-                    mid = (lo + hi) // 2
-                    stack.append((mid, hi))
-                    stack.append((lo, mid))
-        return tables, bad
-
     # ------------------------------------------------------------- OTLP
     def _ingest_otlp(self, data: bytes, opts: F.ParseOptions, res: SourceResult) -> SourceResult:
         observed = datetime.now(UTC)
@@ -693,104 +649,3 @@ def _flag_rows(tbl: pa.Table, flag: pa.ChunkedArray | pa.Array, key: str, value:
             attrs[k] = [*(attrs[k] or []), (key, value)]
     col = pa.array(attrs, pa.map_(pa.string(), pa.string()))
     return tbl.set_column(tbl.column_names.index("LogAttributes"), "LogAttributes", col)
-
-
-def _json_explicit_schema(head: bytes) -> pa.Schema | None:
-    """Time stamp keys that are strings in the first lines are declared strings.
-
-    pyarrow would otherwise read ISO stamps as zone-less timestamps and lose the zone.
-    """
-    keys: dict[str, pa.DataType] = {}
-    ts_keys = set(F.ALIASES["ts"]) | set(F.JOURNALD_ALIASES["ts"])
-    for line in head.split(b"\n")[:50]:
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            for k in ts_keys & obj.keys():
-                if isinstance(obj[k], str):
-                    keys[k] = pa.string()
-    return pa.schema(list(keys.items())) if keys else None
-
-
-def _flatten(t: pa.Table) -> pa.Table:
-    while any(pa.types.is_struct(f.type) for f in t.schema):
-        t = t.flatten()
-    return t
-
-
-def _has_list(t: pa.Table, name: str) -> bool:
-    return name in t.column_names and pa.types.is_list(t.schema.field(name).type)
-
-
-def _with_index(t: pa.Table, sel: np.ndarray) -> pa.Table:
-    """All columns as VARCHAR-castable (lists become JSON text), plus ``_i``."""
-    cols = []
-    names = []
-    for f, col in zip(t.schema, t.columns, strict=True):
-        name = f.name if f.name != "_i" else "_i_field"
-        if pa.types.is_list(f.type) or pa.types.is_large_list(f.type) or pa.types.is_map(f.type):
-            col = pa.array([None if v is None else json.dumps(v, default=str, separators=(",", ":"))
-                            for v in col.to_pylist()], pa.string())
-        elif pa.types.is_null(f.type):
-            col = col.cast(pa.string())
-        elif pa.types.is_timestamp(f.type):
-            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
-        cols.append(col)
-        names.append(name)
-    cols.append(pa.array(sel.astype(np.int64)))
-    names.append("_i")
-    return pa.table(cols, names=names)
-
-
-def _flat_dict(obj: dict[str, Any], prefix: str = "", out: dict[str, str] | None = None) -> dict[str, str]:
-    out = {} if out is None else out
-    for k, v in obj.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            _flat_dict(v, key + ".", out)
-        elif v is None:
-            continue
-        elif isinstance(v, str):
-            out[key] = v
-        elif isinstance(v, bool):
-            out[key] = "true" if v else "false"
-        else:
-            out[key] = json.dumps(v, separators=(",", ":"))
-    return out
-
-
-def _json_slow(data: bytes, starts: np.ndarray, ends: np.ndarray,
-               sel: np.ndarray) -> tuple[pa.Table | None, list[tuple[int, str]]]:
-    """Line-by-line JSON for the few lines pyarrow refused: all values become strings."""
-    rows: list[dict[str, str]] = []
-    idx: list[int] = []
-    bad: list[tuple[int, str]] = []
-    for i in sel:
-        raw = data[starts[i]:ends[i]]
-        try:
-            obj = json.loads(raw)
-        except ValueError as exc:
-            bad.append((int(i), f"invalid JSON: {exc}"))
-            continue
-        if not isinstance(obj, dict):
-            bad.append((int(i), f"JSON value is a {type(obj).__name__}, not an object"))
-            continue
-        msg = obj.get("MESSAGE")
-        if isinstance(msg, list) and all(isinstance(b, int) and 0 <= b < 256 for b in msg):
-            # journald writes a non-UTF-8 message as an array of bytes
-            obj["MESSAGE"] = bytes(msg).decode("utf-8", errors="replace")
-        flat = _flat_dict(obj)
-        if "_i" in flat:
-            flat["_i_field"] = flat.pop("_i")
-        rows.append(flat)
-        idx.append(int(i))
-    if not rows:
-        return None, bad
-    keys: dict[str, None] = {}
-    for r in rows:
-        keys.update(dict.fromkeys(r))
-    cols = {k: pa.array([r.get(k) for r in rows], pa.string()) for k in keys}
-    cols["_i"] = pa.array(idx, pa.int64())
-    return pa.table(cols), bad
