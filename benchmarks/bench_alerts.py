@@ -117,7 +117,22 @@ def _drive(port: int, path: str, bodies: list[bytes], workers: int) -> tuple[flo
 
 def _paced(port: int, path: str, bodies: list[bytes], rate: float, workers: int) -> tuple[float, list[float], int]:
     """Open loop: send ``bodies`` at ``rate`` requests/s; latency counts from the scheduled send time,
-    so a server that falls behind shows it (no coordinated omission). Returns wall, latencies, failures."""
+    so a server that falls behind shows it (no coordinated omission). Returns wall, latencies, failures.
+
+    The client's own garbage collector is held off meanwhile: its pauses would count as server latency.
+    """
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        return _paced_run(port, path, bodies, rate, workers)
+    finally:
+        gc.enable()
+
+
+def _paced_run(port: int, path: str, bodies: list[bytes], rate: float,
+               workers: int) -> tuple[float, list[float], int]:
     lat: list[float] = []
     failed = 0
     lock = threading.Lock()
