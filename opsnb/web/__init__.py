@@ -69,8 +69,8 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     # loop waited up to the default 5 ms to get it back, per loop turn. 1 ms keeps webhook latency
     # flat while the ticker works (paced 1,000 events/s: p99 ~65 ms -> ~40 ms).
     sys.setswitchinterval(0.001)
-    # Everything loaded so far (Jupyter, pandas, SQLAlchemy: about a million objects) lives as long as
-    # the server: out of the collector's sight, a full collection takes ~15 ms instead of 150-200 ms,
+    # Everything loaded so far (Jupyter, pandas, SQLAlchemy and their modules) lives as long as the
+    # server: kept out of the collector's sight, a full collection takes ~15 ms instead of 150-200 ms,
     # each of which stalled every webhook in flight.
     gc.freeze()
     serverapp.log.info("opsnb API at %s (%d routes)", url_path_join(base, API_PREFIX), len(handlers))

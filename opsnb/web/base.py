@@ -119,8 +119,8 @@ class ApiHandler(web.RequestHandler):
 
     def _log(self) -> None:
         # Jupyter's request log (a formatted debug line and Prometheus metrics) cost a tenth of a
-        # webhook's server time; an accepted webhook is recorded as a receipt anyway. Refusals and
-        # errors are still logged.
+        # webhook's server time. What succeeds is recorded where it matters (a receipt for every
+        # webhook, an audit record for every change); refusals and errors are still logged.
         if self.get_status() >= 400:
             super()._log()
 
