@@ -90,10 +90,31 @@ def _make_km(kernel_name: str) -> Any:
     # dead kernel leaves it blocked on a socket forever instead of raising DeadKernelError.
     try:
         # 'auto' provisions CurveZMQ keys when possible: no plain-TCP warning at each start.
-        return KernelManager(kernel_name=kernel_name, transport_encryption="auto",
-                             client_factory=AsyncKernelClient)
+        km: Any = KernelManager(kernel_name=kernel_name, transport_encryption="auto",
+                                client_factory=AsyncKernelClient)
     except Exception:  # noqa: BLE001 - libzmq without curve: fall back to the default
-        return KernelManager(kernel_name=kernel_name, client_factory=AsyncKernelClient)
+        km = KernelManager(kernel_name=kernel_name, client_factory=AsyncKernelClient)
+    # nbclient leaves the channels of a client it made from a kernel manager it was handed open
+    # (a ZMQ context and five sockets a run); the clients are kept so the run can close them.
+    clients: list[Any] = []
+    make_client = km.client
+
+    def client(**kw: Any) -> Any:
+        kc = make_client(**kw)
+        clients.append(kc)
+        return kc
+
+    km.client = client
+    km.opsnb_clients = clients
+    return km
+
+
+def _close_clients(km: Any) -> None:
+    """Stop the channels of the clients made from ``km`` (in the thread whose event loop ran them)."""
+    for kc in getattr(km, "opsnb_clients", []):
+        with contextlib.suppress(Exception):
+            kc.stop_channels()
+    getattr(km, "opsnb_clients", []).clear()
 
 
 def _blocking_client(km: Any) -> Any:
@@ -132,16 +153,24 @@ def _shutdown(km: Any) -> None:
 class KernelPool:
     """Kernels started ahead of demand, one per run, shut down off the critical path.
 
+    Starts and stops run on long-lived threads: jupyter_client's synchronous calls leave an
+    event loop (an epoll and a socket pair) in every thread that makes them, so a fresh thread
+    per start or stop leaked a few descriptors a run, past 1,024 in a long test session.
+
     Args:
         size: Kernels kept warm per kernel name.
     """
 
     def __init__(self, size: int = 2) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.size = max(0, int(size))
         self._ready: dict[str, list[Any]] = {}
         self._starting: dict[str, int] = {}
         self._cond = threading.Condition()
         self._closed = False
+        self._starter = ThreadPoolExecutor(max_workers=max(1, self.size), thread_name_prefix="opsnb-kernel-start")
+        self._stopper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsnb-kernel-stop")
 
     def _fill(self, kernel_name: str) -> None:
         with self._cond:
@@ -150,8 +179,7 @@ class KernelPool:
                 return
             self._starting[kernel_name] = self._starting.get(kernel_name, 0) + missing
         for _ in range(missing):
-            threading.Thread(target=self._start_one, args=(kernel_name,), daemon=True,
-                             name="opsnb-kernel-start").start()
+            self._starter.submit(self._start_one, kernel_name)
 
     def _start_one(self, kernel_name: str) -> None:
         km = None
@@ -197,7 +225,7 @@ class KernelPool:
 
     def release(self, km: Any) -> None:
         """Shut a used kernel down in the background."""
-        threading.Thread(target=_shutdown, args=(km,), daemon=True, name="opsnb-kernel-stop").start()
+        self._stopper.submit(_shutdown, km)
 
     def close(self) -> None:
         """Shut every warm kernel down (at exit)."""
@@ -430,6 +458,7 @@ def execute(job: Job, *, on_event: Callable[[dict[str, Any]], None] | None = Non
         ename, evalue = (type(exc).__name__, str(exc)) if status == "failed" else ("", "")
     finally:
         done.set()
+        _close_clients(km)
         kp.release(km)
     nb.cells = [c for c in nb.cells if SETUP_TAG not in c.get("metadata", {}).get("tags", [])]
     if status == "succeeded" and reason:  # killed just as the last cell finished

@@ -153,6 +153,33 @@ def test_rerun_and_diff(rops: Any) -> None:
     assert Path(a.output_path).read_bytes() != Path(again.output_path).read_bytes() or a.output_path != again.output_path
 
 
+def _settled_descriptors() -> int:
+    """Open descriptors once the kernel pool is full and every queued kernel stop has run."""
+    from opsnb.runbooks.runner import pool
+
+    kp = pool()
+    kp.warm(wait=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with kp._cond:
+            if len(kp._ready.get("python3", [])) >= kp.size and not kp._starting.get("python3"):
+                break
+        time.sleep(0.05)
+    kp._stopper.submit(lambda: None).result(60)  # one stopper thread: the stops queued before are done
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_runs_leave_no_descriptors_behind(rops_sqlite: Any) -> None:
+    # Each run once left a ZMQ context with its sockets (nbclient does not stop the channels of a
+    # client made from a kernel manager it was handed) and an event loop per kernel start and stop
+    # thread: about 20 descriptors a run, past 1,024 in one test worker.
+    rops_sqlite.runbooks.run("trivial", x=0)
+    before = _settled_descriptors()
+    for i in range(5):
+        assert rops_sqlite.runbooks.run("trivial", x=i).ok
+    assert _settled_descriptors() - before < 20  # was about 100 for five runs
+
+
 def test_parallel_runs_in_the_worker_pool(rops_sqlite: Any) -> None:
     runs = [rops_sqlite.runbooks.run("trivial", x=i, wait=False) for i in range(4)]
     done = [r.wait(60) for r in runs]
