@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 HEAD_BYTES = 65_536  # what the quarantine keeps of an over-long line
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -74,8 +76,6 @@ class _Counting(io.RawIOBase):
 def count_lines(data: bytes, end: int | None = None) -> int:
     """Newlines in ``data[:end]``, counted by numpy: ``bytes.count`` holds the GIL for the whole scan
     (about 8 ms per 16 MiB), which stalled the parser threads."""
-    import numpy as np
-
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=len(data) if end is None else end) == 10))
 
 
@@ -131,7 +131,8 @@ def open_source(path: str, on_read: Callable[[int], None] | None = None) -> tupl
 
 
 def read_some(stream: BinaryIO, n: int, already: int = 0) -> tuple[bytes, str | None]:
-    """Up to ``n`` bytes, in small reads so a broken stream loses nothing it could decompress.
+    """Up to ``n`` bytes: a plain file in one read, a gzip stream in 1 MiB reads so a broken one
+    loses nothing it could decompress.
 
     Returns:
         The bytes and, when the stream broke, why (``already``: bytes read before, for the message).

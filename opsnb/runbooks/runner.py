@@ -111,10 +111,11 @@ def _make_km(kernel_name: str) -> Any:
 
 def _close_clients(km: Any) -> None:
     """Stop the channels of the clients made from ``km`` (in the thread whose event loop ran them)."""
-    for kc in getattr(km, "opsnb_clients", []):
+    clients = getattr(km, "opsnb_clients", [])
+    for kc in clients:
         with contextlib.suppress(Exception):
             kc.stop_channels()
-    getattr(km, "opsnb_clients", []).clear()
+    clients.clear()
 
 
 def _blocking_client(km: Any) -> Any:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from opsnb._modules import module_exists
 from opsnb.config import mask_url
 from opsnb.errors import MigrationError, StoreError
-from opsnb.store.schema import DOMAINS
+from opsnb.store.schema import DOMAINS, migration_dirs
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -46,12 +46,6 @@ def import_models() -> MetaData:
         if module_exists(name):
             importlib.import_module(name)
     return Base.metadata
-
-
-def migration_dirs() -> list[str]:
-    """The Alembic version directories of every domain that has one."""
-    root = Path(__file__).resolve().parent.parent
-    return [str(root / d / "migrations") for d in DOMAINS if (root / d / "migrations").is_dir()]
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:

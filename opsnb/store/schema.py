@@ -38,17 +38,19 @@ DOMAINS: tuple[str, ...] = (
 _ASSIGN = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
 
 
+def migration_dirs() -> list[str]:
+    """The Alembic version directories of every domain that has one."""
+    root = Path(__file__).resolve().parent.parent
+    return [str(root / d / "migrations") for d in DOMAINS if (root / d / "migrations").is_dir()]
+
+
 @lru_cache(maxsize=1)
 def expected_heads() -> frozenset[str] | None:
     """The head revisions of every domain's migration branch, or None when a script is unreadable."""
-    root = Path(__file__).resolve().parent.parent
     revisions: set[str] = set()
     parents: set[str] = set()
-    for domain in DOMAINS:
-        folder = root / domain / "migrations"
-        if not folder.is_dir():
-            continue
-        for script in folder.glob("*.py"):
+    for folder in migration_dirs():
+        for script in Path(folder).glob("*.py"):
             found: dict[str, list[object]] = {"revision": [], "down_revision": []}
             for name, value in _ASSIGN.findall(script.read_text(encoding="utf-8")):
                 try:

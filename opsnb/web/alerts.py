@@ -80,8 +80,9 @@ def _start_ticker(handler: ApiHandler) -> None:
 class _Writer:
     """Group commit: webhooks that arrive while others wait are stored together in one transaction.
 
-    Runs on the server's event loop: a handler queues its validated payload, and one callback per
-    loop iteration stores everything queued in a single transaction, then answers each sender. Each
+    Runs on the server's event loop: a handler queues its validated payload, and a callback
+    scheduled :attr:`GATHER_SECONDS` after the first one stores everything queued in a single
+    transaction, then answers each sender. Each
     still gets its 202 only after the transaction holding its payload committed ("stored before
     acknowledged"); under load one commit serves many requests. Doing it on the loop thread (not a
     worker thread) avoids two threads fighting over the GIL for every request.
