@@ -141,11 +141,17 @@ def test_quarantine_table_contents(ops_sqlite) -> None:
     assert isinstance(q["Timestamp"].iloc[0], pd.Timestamp)
 
 
-def test_parallel_chunks_give_the_serial_result(tmp_path: Path) -> None:
-    """Chunks parsed by several workers merge in input order: same counts, rows and quarantine."""
+def test_parallel_chunks_give_the_serial_result(tmp_path: Path, monkeypatch) -> None:
+    """Chunks parsed by several workers merge in input order: same counts, rows and quarantine.
+
+    The last batch is written in one slice per worker: nothing is lost or doubled at the cuts.
+    """
     import opsnb
+    from opsnb.logs import ingest as I
     from opsnb.logs.formats import ParseOptions
     from opsnb.logs.ingest import Ingestor
+
+    monkeypatch.setattr(I, "LAST_SPLIT_ROWS", 1000)
 
     good = D.jsonl(12000).encode().split(b"\n")  # past the 1 MiB read for detection: many chunks
     lines: list[bytes] = []
@@ -156,6 +162,7 @@ def test_parallel_chunks_give_the_serial_result(tmp_path: Path) -> None:
                           b'{"ts": "2026-03-01T12:00:00Z", "msg": "' + b"x" * 5000 + b'"}'][i % 4])
     data = b"\n".join(lines) + b"\n"
     outcomes = []
+    segments = []
     for workers in (1, 3):
         ws = opsnb.connect(tmp_path / f"ws{workers}")
         ing = Ingestor(ws.lake, chunk_bytes=1 << 16, max_line_bytes=4096, workers=workers)
@@ -163,10 +170,12 @@ def test_parallel_chunks_give_the_serial_result(tmp_path: Path) -> None:
         ing.close()
         rows = ws.lake.query("SELECT Timestamp, Body, TraceId FROM logs ORDER BY Timestamp")
         q = ws.lake.query("SELECT Line, Reason FROM quarantine ORDER BY Line")
+        segments.append(len(ws.lake.files("logs")))
         outcomes.append(((res.lines, res.events, res.stored, res.quarantined, dict(res.reasons)),
                          rows.to_dict("list"), q.to_dict("list")))
         ws.close()
     assert outcomes[0] == outcomes[1]
+    assert segments[1] == segments[0] + 2  # the last batch in three slices
     counts, rows, q = outcomes[1]
     damaged = sum(1 for i in range(12000) if i % 97 == 5)
     assert counts[2] == 12000 and counts[3] == len(q["Line"]) == damaged
