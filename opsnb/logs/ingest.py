@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     from opsnb.store.lake import Lake
 
-LAST_SPLIT_ROWS = 50_000  # a last batch this big is written in slices, one per worker
+SPLIT_ROWS = 50_000  # a batch this big is written in slices, one per worker
 
 # ------------------------------------------------------------------ ingestor
 def _reason_key(reason: str) -> str:
@@ -163,21 +163,26 @@ class Ingestor:
             fut.result()  # a failed write raises here, in the caller's thread
 
     # ------------------------------------------------------------- writing
-    def _add_good(self, tbl: pa.Table) -> None:
+    def _add_good(self, tbl: pa.Table, *, draining: bool = False) -> None:
         if tbl.num_rows:
             self._good.append(tbl)
             self._good_rows += tbl.num_rows
-            if self._good_rows >= self.batch_rows:
+            if draining:
+                # The source is read: no more chunks come to overlap the write with, so what is
+                # collected is written now, in slices, while the last chunks are still parsed.
+                if self._good_rows >= SPLIT_ROWS:
+                    self.flush(last=True)
+            elif self._good_rows >= self.batch_rows:
                 self.flush()
 
     def _bad(self, res: SourceResult, line: int, fmt: str | None, reason: str, raw: bytes) -> None:
         self._quarantine.append(_quarantine_row(res, line, fmt, reason, raw))
 
-    def _merge(self, res: SourceResult, part: _Part) -> None:
+    def _merge(self, res: SourceResult, part: _Part, *, draining: bool = False) -> None:
         res.add(part.res)
         self._quarantine.extend(part.quarantine)
         for tbl in part.good:
-            self._add_good(tbl)
+            self._add_good(tbl, draining=draining)
 
     def sync(self) -> None:
         """Write what is collected and wait until it is in the lake."""
@@ -187,19 +192,21 @@ class Ingestor:
     def flush(self, *, last: bool = False) -> None:
         """Write what is collected (one segment per day touched).
 
-        The ``logs`` batch is written by a background thread while the next chunk is parsed
-        (Parquet encoding releases the GIL); at most one batch is pending, which bounds memory.
-        The ``last`` batch has nothing left to overlap with, so it is cut into one slice per
-        worker, written at once.
+        The ``logs`` batch is written by background threads while the next chunks are parsed
+        (Parquet encoding releases the GIL), in one slice per worker: the write of the batch
+        that is pending when parsing ends then takes a share of the time it would alone.
+        At most one batch is pending, which bounds memory, except when the source is read
+        (``last``): nothing is left to overlap with, so the write starts at once.
         """
         if self._good:
             tbl = pa.concat_tables(self._good, promote_options="permissive")
             self._good, self._good_rows = [], 0
-            self._wait()
-            parts = self.workers if last and tbl.num_rows >= LAST_SPLIT_ROWS else 1
+            if not last:
+                self._wait()
+            parts = self.workers if tbl.num_rows >= SPLIT_ROWS else 1
             step = -(-tbl.num_rows // parts)
-            self._pending = [self._pool.submit(self.lake.write, "logs", tbl.slice(k, step))
-                             for k in range(0, tbl.num_rows, step)]
+            self._pending += [self._pool.submit(self.lake.write, "logs", tbl.slice(k, step))
+                              for k in range(0, tbl.num_rows, step)]
         if self._spans:
             self.lake.write("spans", pa.concat_tables(self._spans))
             self._spans = []
@@ -315,7 +322,7 @@ class Ingestor:
                 while len(inflight) > self.workers:
                     self._merge(res, inflight.popleft().result())
             while inflight:
-                self._merge(res, inflight.popleft().result())
+                self._merge(res, inflight.popleft().result(), draining=True)
         finally:
             for fut in inflight:  # an error stopped the loop: let running chunks end before raising
                 fut.cancel()

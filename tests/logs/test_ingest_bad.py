@@ -144,14 +144,14 @@ def test_quarantine_table_contents(ops_sqlite) -> None:
 def test_parallel_chunks_give_the_serial_result(tmp_path: Path, monkeypatch) -> None:
     """Chunks parsed by several workers merge in input order: same counts, rows and quarantine.
 
-    The last batch is written in one slice per worker: nothing is lost or doubled at the cuts.
+    A batch is written in one slice per worker: nothing is lost or doubled at the cuts.
     """
     import opsnb
     from opsnb.logs import ingest as I
     from opsnb.logs.formats import ParseOptions
     from opsnb.logs.ingest import Ingestor
 
-    monkeypatch.setattr(I, "LAST_SPLIT_ROWS", 1000)
+    monkeypatch.setattr(I, "SPLIT_ROWS", 1000)
 
     good = D.jsonl(12000).encode().split(b"\n")  # past the 1 MiB read for detection: many chunks
     lines: list[bytes] = []
