@@ -175,7 +175,7 @@ def test_parallel_chunks_give_the_serial_result(tmp_path: Path, monkeypatch) -> 
                          rows.to_dict("list"), q.to_dict("list")))
         ws.close()
     assert outcomes[0] == outcomes[1]
-    assert segments[1] == segments[0] + 2  # the last batch in three slices
+    assert segments[1] > segments[0] == 1  # written in slices, yet no row lost or doubled
     counts, rows, q = outcomes[1]
     damaged = sum(1 for i in range(12000) if i % 97 == 5)
     assert counts[2] == 12000 and counts[3] == len(q["Line"]) == damaged
