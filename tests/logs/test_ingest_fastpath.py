@@ -224,3 +224,41 @@ def test_logfmt_split_equals_the_regex_scan(tmp_path: Path) -> None:
     got = [list(zip(k, v, strict=True)) for k, v in zip(got_tbl.column("k").to_pylist(),
                                                         got_tbl.column("v").to_pylist(), strict=True)]
     assert got == want
+
+
+def test_fixed_width_checks_agree_with_the_regular_expressions() -> None:
+    """``all_iso_zoned``/``all_hex`` may say False when RE2 would match, never True when it would not."""
+    import random
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from opsnb.logs import normalise as N
+
+    rng = random.Random(7)
+    stamps = ["2026-12-05T23:57:35.414249Z", "2026-12-05 23:57:35Z", "2026-12-05T23:57:35+02:00",
+              "2026-12-05T23:57:35.1-05:30"]
+    alphabet = "0123456789abcdefABCDEFxyz:-+.TZ é٣"
+
+    def mutate(s: str) -> str:
+        i = rng.randrange(len(s))
+        return s[:i] + rng.choice(alphabet) + s[i + 1:]
+
+    seen = {"iso": [0, 0], "hex": [0, 0]}
+    for _ in range(400):
+        base = rng.choice(stamps)
+        iso = [base if rng.random() < 0.7 else mutate(base) for _ in range(rng.randrange(1, 6))]
+        ids = ["".join(rng.choice("0123456789abcdefABCDEF") for _ in range(32)) for _ in range(len(iso))]
+        if rng.random() < 0.5:
+            ids[rng.randrange(len(ids))] = mutate(ids[0])
+        for kind, values, check, pattern in (("iso", iso, N.all_iso_zoned, N.ISO_ZONED),
+                                             ("hex", ids, lambda a: N.all_hex(a, 32), N.HEX[32])):
+            arr = pa.array(["pad", *values], pa.string()).slice(1)  # a slice: Arrow offsets not at 0
+            truth = pc.all(pc.match_substring_regex(arr, pattern)).as_py()
+            fast = check(arr)
+            assert not fast or truth, (kind, values)
+            seen[kind][fast] += 1
+            if truth and len({len(v.encode()) for v in values}) == 1 and kind == "hex":
+                assert fast, values  # hex ids of one width always take the fast check
+    assert min(seen["iso"]) > 20 and min(seen["hex"]) > 20  # both outcomes were exercised
+    assert not N.all_iso_zoned(pa.array([stamps[0], None])) and not N.all_hex(pa.array([None], pa.string()), 32)
