@@ -57,6 +57,21 @@ def test_write_partitions_by_day_and_fills_missing_columns(tmp_path: Path) -> No
     assert list(os.listdir(tmp_path / ".tmp")) == []
 
 
+@pytest.mark.parametrize("order", ["in order", "out of order"])
+def test_each_day_gets_exactly_its_rows(tmp_path: Path, order: str) -> None:
+    """Rows in day order are cut in slices, others filtered: either way each day holds its own."""
+    days = [0, 1, 2] if order == "in order" else [1, 0, 2, 0]
+    t = pa.concat_tables([batch(d, 100 * k, 7, day=T0 + timedelta(days=d)) for k, d in enumerate(days)])
+    lake = Lake(tmp_path)
+    assert lake.write("logs", t).rows == 7 * len(days)
+    for d in sorted(set(days)):
+        df = lake.query("SELECT Body FROM logs WHERE ServiceName = ?", [f"svc{d}"])
+        want = {f"{d}:{100 * k + i}" for k, x in enumerate(days) if x == d for i in range(7)}
+        assert set(df["Body"]) == want and len(df) == len(want)
+        day_dir = tmp_path / "logs" / f"date={(T0 + timedelta(days=d)).date()}"
+        assert len(list(day_dir.glob("*.parquet"))) == 1
+
+
 def test_day_pruning(tmp_path: Path) -> None:
     lake = Lake(tmp_path)
     for d in range(5):
