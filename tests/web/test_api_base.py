@@ -82,3 +82,17 @@ def test_errors_are_json_4xx(server: tuple[str, Any]) -> None:
     assert r.code == 400 and json.loads(r.body)["fields"]["problems"] == ["a is wrong", "b is wrong"]
     r = call(server, "/echo", "POST", b'{"pad": "' + b"x" * 2000 + b'"}', auth)
     assert r.code == 413
+
+
+def test_only_refusals_and_errors_reach_the_request_log(server: tuple[str, Any],
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Successes are recorded elsewhere (receipts, audit); the request log keeps what went wrong."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with caplog.at_level("DEBUG", logger="tornado.access"):
+        assert call(server, "/echo", "POST", b'{"x": 1}', auth).code == 202
+        assert call(server, "/health").code == 200
+        assert call(server, "/echo", "POST", b'{"x": 1}').code == 401
+        assert call(server, "/echo", "POST", b'{"missing": "k"}', auth).code == 404
+    logged = [r.getMessage() for r in caplog.records if r.name == "tornado.access"]
+    assert len(logged) == 2, logged
+    assert logged[0].startswith("401 POST") and logged[1].startswith("404 POST")
