@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ from opsnb.errors import AuthError, CommandTimeout, ConnectError, HostKeyError, 
 from opsnb.servers.pool import Pool
 from opsnb.servers.ssh import Endpoint, SshOptions
 from opsnb.testing import SshdFleet, free_port, make_keypair, ssh_session_pids
+from tests.conftest import skip_missing
 
 pytestmark = pytest.mark.sshd
 
@@ -80,6 +85,57 @@ def test_hanging_command_is_killed_on_timeout(pool: Pool, sshd_fleet: SshdFleet)
             time.sleep(0.05)
         assert _sleepers(srv.port) == []
         assert c.run(["echo", "alive"]).stdout == "alive\n"
+
+
+@pytest.fixture
+def test_user_sudo(sshd_fleet: SshdFleet) -> Iterator[None]:
+    """As root: a sudoers rule for the fleet's test user, removed afterwards (elsewhere: the user's own)."""
+    if not Path("/usr/bin/sudo").exists():
+        skip_missing("/usr/bin/sudo (Debian package sudo)")
+    rule = Path("/etc/sudoers.d/opsnb-test-user")
+    if os.geteuid() != 0 or sshd_fleet.user == getpass.getuser():
+        yield
+        return
+    rule.write_text(f"{sshd_fleet.user} ALL=(root) NOPASSWD: ALL\n")
+    rule.chmod(0o440)
+    try:
+        yield
+    finally:
+        rule.unlink(missing_ok=True)
+
+
+def test_sudo_through_real_sudo(pool: Pool, sshd_fleet: SshdFleet, test_user_sudo: None) -> None:
+    """``sudo=True`` keeps every argument intact through sudo, and its timeout kills the command."""
+    with pool.connection(endpoint(sshd_fleet, 3)) as c:
+        probe = c.run(["true"], sudo=True)
+        if probe.exit_status != 0:  # a developer's own account; CI logs in as root
+            pytest.skip(f"sudo -n asks {sshd_fleet.user} for a password: {probe.stderr.strip()}")
+        assert c.run(["id", "-u"]).stdout != "0\n" or sshd_fleet.user == "root"
+        r = c.run(shell='echo "$SUDO_USER $(id -u)"', sudo=True)
+        assert r.stdout == f"{sshd_fleet.user} 0\n"  # sudo ran it as root: it set SUDO_USER
+        assert c.run(["printf", "%s\\n", *HOSTILE], sudo=True).stdout == "".join(f"{a}\n" for a in HOSTILE)
+        # Durations no other test uses: a process sudo left behind is re-parented away from
+        # sshd, so it is looked for across the whole machine.
+        with pytest.raises(CommandTimeout):
+            c.run(["sh", "-c", "echo started; sleep 3602 & sleep 3603; wait"], sudo=True, timeout=0.5)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and _anywhere(b"sleep\x00360[23]"):
+            time.sleep(0.05)
+        assert _anywhere(b"sleep\x00360[23]") == []  # sudo, the command and its children: all gone
+        assert c.run(["echo", "alive"], sudo=True).stdout == "alive\n"
+
+
+def _anywhere(cmdline: bytes) -> list[int]:
+    """PIDs of every process on the machine whose command line matches (a regex over NUL-joined argv)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if re.match(cmdline, Path(f"/proc/{entry}/cmdline").read_bytes()):
+                    out.append(int(entry))
+            except OSError:
+                continue
+    return out
 
 
 def _sleepers(port: int) -> list[int]:
