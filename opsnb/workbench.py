@@ -136,8 +136,10 @@ class Workbench:
     def _repr_html_(self) -> str:
         import html
 
+        from opsnb.store.schema import dialect
+
         return (f"<b>opsnb workbench</b> <code>{html.escape(str(self.workspace))}</code>"
-                f" &middot; {html.escape(self._url.split(':', 1)[0].split('+', 1)[0])} &middot; user <b>{html.escape(self.user)}</b>")
+                f" &middot; {html.escape(dialect(self._url))} &middot; user <b>{html.escape(self.user)}</b>")
 
 
 def _check_workspace(path: Path) -> None:

@@ -163,8 +163,9 @@ def _by_day(tbl: pa.Table, days: pa.ChunkedArray, unique: list[int]) -> Iterator
         yield unique[0], tbl
         return
     d = days.to_numpy()
-    if (np.diff(d) >= 0).all():
-        cuts = np.flatnonzero(np.diff(d)) + 1
+    step = np.diff(d)
+    if (step >= 0).all():
+        cuts = np.flatnonzero(step) + 1
         for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(d)], strict=True):
             yield int(d[lo]), tbl.slice(lo, hi - lo)
         return

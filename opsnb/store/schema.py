@@ -80,6 +80,11 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+def dialect(url: str) -> str:
+    """The database kind a URL names (``sqlite``, ``postgresql``), without loading SQLAlchemy."""
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
 def sqlite_is_current(path: Path, *, timeout_s: float = 30.0) -> bool:
     """Whether the SQLite database at ``path`` exists and is stamped with exactly the expected heads."""
     import sqlite3

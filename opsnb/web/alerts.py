@@ -82,10 +82,10 @@ class _Writer:
 
     Runs on the server's event loop: a handler queues its validated payload, and a callback
     scheduled :attr:`GATHER_SECONDS` after the first one stores everything queued in a single
-    transaction, then answers each sender. Each
-    still gets its 202 only after the transaction holding its payload committed ("stored before
-    acknowledged"); under load one commit serves many requests. Doing it on the loop thread (not a
-    worker thread) avoids two threads fighting over the GIL for every request.
+    transaction, then answers each sender. Each still gets its 202 only after the transaction
+    holding its payload committed ("stored before acknowledged"); under load one commit serves
+    many requests. Doing it on the loop thread (not a worker thread) avoids two threads fighting
+    over the GIL for every request.
     """
 
     MAX_BATCH = 500

@@ -92,7 +92,8 @@ def test_reopening_a_current_sqlite_workspace_loads_no_sqlalchemy(tmp_path: Path
     import sys
 
     opsnb.connect(tmp_path / "ws").close()  # created and upgraded
-    code = ("import json, sys, opsnb; ops = opsnb.connect(sys.argv[1]); before = 'sqlalchemy' in sys.modules; "
+    code = ("import json, sys, opsnb; ops = opsnb.connect(sys.argv[1]); shown = ops._repr_html_(); "
+            "before = 'sqlalchemy' in sys.modules; assert 'sqlite' in shown and 'user <b>t</b>' in shown, shown; "
             "role = ops.access.role('nobody'); "
             "print(json.dumps([before, 'sqlalchemy' in sys.modules, role]))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "ws")], capture_output=True, text=True,
