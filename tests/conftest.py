@@ -19,7 +19,7 @@ import pytest
 from opsnb.workbench import Workbench, connect
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+TESTDATA = REPO / "tests" / "data"  # everything tests read ships here
 MISSING = "missing service: "
 
 

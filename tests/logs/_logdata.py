@@ -7,7 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-LOGHUB = Path(__file__).resolve().parents[3] / "shared" / "data" / "loghub"
+# Loghub samples shipped with the tests (see tests/data/loghub/README.md and its LICENSE).
+LOGHUB = Path(__file__).resolve().parents[1] / "data" / "loghub"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
