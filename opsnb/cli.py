@@ -13,47 +13,37 @@ from typing import Any
 import click
 
 from opsnb import __version__
-from opsnb._modules import module_exists
 from opsnb.cliutil import emit, format_option, pass_ops, workspace_option
+from opsnb.domains import commands
 
-# command name -> "module:attribute"
-COMMANDS: dict[str, str] = {
-    "alerts": "opsnb.alerts.cli:cli",
-    "audit": "opsnb.audit.cli:cli",
-    "demo": "opsnb.demo.cli:demo",
-    "deploys": "opsnb.deploys.cli:cli",
-    "fleet": "opsnb.servers.cli:cli",
-    "incident": "opsnb.incidents.cli:cli",
-    "lake": "opsnb.store.cli:cli",
-    "logs": "opsnb.logs.cli:cli",
-    "notify": "opsnb.notify.cli:cli",
-    "oncall": "opsnb.oncall.cli:cli",
-    "postmortem": "opsnb.postmortems.cli:cli",
-    "runbook": "opsnb.runbooks.cli:cli",
-    "scheduler": "opsnb.runbooks.cli:scheduler",
-    "slo": "opsnb.slo.cli:cli",
-    "traces": "opsnb.traces.cli:cli",
-    "up": "opsnb.web.cli:up",
-    "user": "opsnb.access.cli:cli",
-}
+# command name -> "module:attribute", from the domain table (opsnb/domains.py)
+COMMANDS: dict[str, str] = commands()
 
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported when used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        present = [n for n, t in COMMANDS.items() if module_exists(t.split(":")[0])]
-        return sorted({*super().list_commands(ctx), *present})
+        return sorted({*super().list_commands(ctx), *COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         cmd = super().get_command(ctx, cmd_name)
         if cmd is not None or cmd_name not in COMMANDS:
             return cmd
         module, attr = COMMANDS[cmd_name].split(":")
-        if not module_exists(module):
-            return None
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                          list[str]]:
+        name = args[0] if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint} See 'opsnb --help'.", ctx)
+        return super().resolve_command(ctx, args)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

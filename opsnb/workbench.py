@@ -1,8 +1,9 @@
 """The Workbench: the one entry object. It owns the settings, the state database and the lake.
 
-Domain services hang off it as attributes (``ops.incidents``, ``ops.fleet``,
-``ops.slos`` ...), each created on first use so that opening a workbench costs
-only what the notebook touches.
+Domain services are typed properties (``ops.incidents``, ``ops.fleet``, ``ops.slos`` ...)
+declared from the domain table (:mod:`opsnb.domains`), each created on first use so that
+opening a workbench costs only what the notebook touches. They show in ``dir(ops)`` and Tab
+completion, and mypy checks calls through them.
 """
 
 from __future__ import annotations
@@ -12,33 +13,58 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from opsnb.config import Settings, mask_url
+from opsnb.domains import services
 from opsnb.errors import WorkspaceError
 
 if TYPE_CHECKING:
     from opsnb.access.service import Access
+    from opsnb.alerts.service import Alerts
     from opsnb.audit.service import Audit
+    from opsnb.deploys.service import Deploys
+    from opsnb.incidents.service import Incidents
+    from opsnb.logs.service import Logs
+    from opsnb.notify.service import Notify
+    from opsnb.oncall.service import OnCall
+    from opsnb.runbooks.service import Runbooks
+    from opsnb.servers.service import Fleet
+    from opsnb.slo.service import SLOs
     from opsnb.store.db import Database
     from opsnb.store.lake import Lake
+    from opsnb.traces.service import Traces
 
-# attribute -> "module:Class". Each domain's service takes the Workbench.
-SERVICES: dict[str, str] = {
-    "access": "opsnb.access.service:Access",
-    "audit": "opsnb.audit.service:Audit",
-    "logs": "opsnb.logs.service:Logs",
-    "traces": "opsnb.traces.service:Traces",
-    "slos": "opsnb.slo.service:SLOs",
-    "fleet": "opsnb.servers.service:Fleet",
-    "runbooks": "opsnb.runbooks.service:Runbooks",
-    "alerts": "opsnb.alerts.service:Alerts",
-    "incidents": "opsnb.incidents.service:Incidents",
-    "oncall": "opsnb.oncall.service:OnCall",
-    "notify": "opsnb.notify.service:Notify",
-    "deploys": "opsnb.deploys.service:Deploys",
-    "postmortems": "opsnb.postmortems.service:Postmortems",
-}
+# attribute -> "module:Class", from the domain table. Each domain's service takes the Workbench.
+SERVICES: dict[str, str] = services()
+
+S = TypeVar("S")
+
+
+class _Service(Generic[S]):
+    """A Workbench property that creates its domain's service on first use (one per workbench)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        if name not in SERVICES:
+            raise TypeError(f"Workbench.{name} has no row in the domain table (opsnb/domains.py)")
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _Service[S]: ...
+
+    @overload
+    def __get__(self, obj: Workbench, owner: type) -> S: ...
+
+    def __get__(self, obj: Workbench | None, owner: type) -> _Service[S] | S:
+        if obj is None:
+            return self
+        with obj._services_lock:
+            svc = obj._services.get(self.name)
+            if svc is None:
+                module, cls = SERVICES[self.name].split(":")
+                svc = getattr(importlib.import_module(module), cls)(obj)
+                obj._services[self.name] = svc
+        return svc
 
 
 class Workbench:
@@ -98,21 +124,19 @@ class Workbench:
 
         return Lake(self.workspace / "lake")
 
-    def __getattr__(self, name: str) -> Any:
-        target = SERVICES.get(name)
-        if target is None:
-            raise AttributeError(f"Workbench has no attribute {name!r}")
-        with self.__dict__["_services_lock"]:
-            svc = self._services.get(name)
-            if svc is None:
-                module, cls = target.split(":")
-                svc = getattr(importlib.import_module(module), cls)(self)
-                self._services[name] = svc
-        return svc
-
-    if TYPE_CHECKING:
-        access: Access
-        audit: Audit
+    # One property per row of the domain table with a service (a test keeps the two equal).
+    access: _Service[Access] = _Service()
+    audit: _Service[Audit] = _Service()
+    fleet: _Service[Fleet] = _Service()
+    deploys: _Service[Deploys] = _Service()
+    incidents: _Service[Incidents] = _Service()
+    slos: _Service[SLOs] = _Service()
+    alerts: _Service[Alerts] = _Service()
+    oncall: _Service[OnCall] = _Service()
+    notify: _Service[Notify] = _Service()
+    runbooks: _Service[Runbooks] = _Service()
+    logs: _Service[Logs] = _Service()
+    traces: _Service[Traces] = _Service()
 
     def close(self) -> None:
         """Release what the services hold (pooled SSH connections, ...) and the database connections."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from opsnb.access.models import ROLES, UserRole
 from opsnb.errors import PermissionDenied, ValidationError
@@ -30,23 +29,23 @@ class Access:
     def __init__(self, wb: Workbench) -> None:
         self._wb = wb
 
-    def role(self, user: str | None = None, *, session: Session | None = None) -> str:
-        """The role of ``user`` (default: the acting user)."""
+    def role(self, user: str | None = None) -> str:
+        """The role of ``user`` (default: the acting user), read in the caller's unit of work if one is open."""
         who = user or self._wb.user
-        if session is not None:
-            row = session.get(UserRole, who)
-        else:
-            with self._wb.db.session() as s:
-                row = s.get(UserRole, who)
+        with self._wb.db.session() as s:
+            row = s.get(UserRole, who)
         return row.role if row else str(self._wb.settings.default_role)
 
-    def require(self, required: str, *, action: str, session: Session | None = None) -> str:
+    def require(self, required: str, *, action: str) -> str:
         """Fail with :class:`PermissionDenied` unless the acting user has at least ``required``.
+
+        Inside a unit of work (``ops.db.session()``) the role is read in it, so a change and
+        the check that allowed it see the same state.
 
         Returns:
             The acting user's role.
         """
-        have = self.role(session=session)
+        have = self.role()
         if rank(have) < rank(required):
             raise PermissionDenied(
                 f"{self._wb.user} is {have}; {action} needs {required}",
@@ -60,7 +59,7 @@ class Access:
         with self._wb.db.session() as s:
             admins = s.scalar(select(func.count()).select_from(UserRole).where(UserRole.role == "admin"))
             if admins:
-                self.require("admin", action="access.grant", session=s)
+                self.require("admin", action="access.grant")
             elif role != "admin" or user != self._wb.user:
                 raise PermissionDenied(
                     "this workspace has no admin yet: the first grant must make yourself admin",
@@ -71,7 +70,7 @@ class Access:
                 s.add(UserRole(user=user, role=role, granted_by=self._wb.user, granted_at=utcnow()))
             else:
                 row.role, row.granted_by, row.granted_at = role, self._wb.user, utcnow()
-            self._wb.audit.record(s, action="access.grant", target=user, params={"role": role}, reason=reason)
+            self._wb.audit.record(action="access.grant", target=user, params={"role": role}, reason=reason)
 
     def list(self) -> pd.DataFrame:
         """Every user with a granted role."""

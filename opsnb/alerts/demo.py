@@ -109,6 +109,7 @@ def demo_stream(world: DemoWorld) -> tuple[list[StreamEvent], list[SilenceSpec]]
 def seed(ops: Workbench, world: DemoWorld) -> None:
     """Store each incident's alerts (resolved, linked to the incident) and the maintenance window."""
     from opsnb.alerts.models import Alert, AlertReceipt, Silence
+    from opsnb.incidents import hooks as incident_hooks
     from opsnb.store.types import utcnow
 
     now = utcnow()
@@ -134,14 +135,14 @@ def seed(ops: Workbench, world: DemoWorld) -> None:
                             pending=False, incident_id=None))
                 s.flush()
                 if inc.id in have_incidents and _incident_exists(s, inc.id):
-                    ops.incidents.link(inc.id, alert=fp, session=s, at=inc.detected_at)
+                    incident_hooks.link(ops, inc.id, actor="opsnb-alerts", at=inc.detected_at, alert=fp)
         s.add(Silence(id="00000000-0000-4000-8000-000000000001", kind="maintenance",
                       matchers=[m.as_dict() for m in parse_matchers(MAINTENANCE["matchers"])], starts_at=world.start,
                       ends_at=None, recurrence=make_recurrence(start=MAINTENANCE["start"],
                                                                duration=MAINTENANCE["duration"], days=None,
                                                                timezone=MAINTENANCE["timezone"]),
                       created_by="bob", created_at=world.start, comment=MAINTENANCE["comment"], expired_at=None))
-        ops.audit.record(s, action="alerts.demo.seed", target="demo", actor="demo",
+        ops.audit.record(action="alerts.demo.seed", target="demo", actor="demo",
                          params={"incidents": len(world.incidents)})
 
 

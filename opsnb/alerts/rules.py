@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsnb._modules import module_exists
 from opsnb.alerts.matchers import parse_matchers
 from opsnb.alerts.models import IncidentRule, InhibitRule, Silence
 from opsnb.alerts.silences import (
@@ -116,12 +115,12 @@ class AlertRules:
                                   field="comment")
         sid = str(uuid.uuid4())
         with self._wb.db.session() as s:
-            self._wb.access.require("operator", action=f"alerts.{kind}.create", session=s)
+            self._wb.access.require("operator", action=f"alerts.{kind}.create")
             row = Silence(id=sid, kind=kind, matchers=[m.as_dict() for m in ms], starts_at=start, ends_at=end,
                           recurrence=rec, created_by=self._wb.user, created_at=utcnow(), comment=comment,
                           expired_at=None)
             s.add(row)
-            self._wb.audit.record(s, action=f"alerts.{kind}.create", target=sid,
+            self._wb.audit.record(action=f"alerts.{kind}.create", target=sid,
                                   params={"matchers": [str(m) for m in ms], "starts_at": start, "ends_at": end,
                                           "recurrence": rec, "comment": comment}, reason=reason)
         return self._silence_dict(row, utcnow())
@@ -150,7 +149,7 @@ class AlertRules:
     def expire_silence(self, silence_id: str, *, reason: str = "") -> None:
         """End a silence now (it stays listed as expired). Needs operator."""
         with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="alerts.silence.expire", session=s)
+            self._wb.access.require("operator", action="alerts.silence.expire")
             row = s.get(Silence, silence_id)
             if row is None:
                 raise NotFound(f"no silence {silence_id!r}", kind="silence", key=silence_id)
@@ -158,7 +157,7 @@ class AlertRules:
                 raise Conflict(f"silence {silence_id} expired already at {row.expired_at}", kind="silence",
                                key=silence_id)
             row.expired_at = utcnow()
-            self._wb.audit.record(s, action="alerts.silence.expire", target=silence_id, params={}, reason=reason)
+            self._wb.audit.record(action="alerts.silence.expire", target=silence_id, params={}, reason=reason)
 
     def create_inhibit_rule(self, *, name: str, source: Any, target: Any, equal: Sequence[str] = (),
                             reason: str = "") -> None:
@@ -173,13 +172,13 @@ class AlertRules:
         eq = [str(e) for e in equal]
         self._check_name(name)
         with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="alerts.inhibit.create", session=s)
+            self._wb.access.require("operator", action="alerts.inhibit.create")
             if s.scalar(select(InhibitRule).where(InhibitRule.name == name)) is not None:
                 raise Conflict(f"inhibit rule {name!r} exists already", kind="inhibit_rule", key=name)
             s.add(InhibitRule(name=name, source_matchers=[m.as_dict() for m in src],
                               target_matchers=[m.as_dict() for m in tgt], equal=eq, created_by=self._wb.user,
                               created_at=utcnow()))
-            self._wb.audit.record(s, action="alerts.inhibit.create", target=name,
+            self._wb.audit.record(action="alerts.inhibit.create", target=name,
                                   params={"source": [str(m) for m in src], "target": [str(m) for m in tgt],
                                           "equal": eq}, reason=reason)
 
@@ -203,23 +202,20 @@ class AlertRules:
         if severity not in SEVERITIES:
             raise ValidationError(f"severity {severity!r} must be one of {', '.join(SEVERITIES)}", field="severity")
         self._check_name(name)
-        if policy is not None:
-            if not isinstance(policy, str) or not policy.strip() or len(policy) > 100 or "\x00" in policy:
-                raise ValidationError("policy must be the name of an escalation policy (1-100 characters)",
-                                      field="policy")
-            if not module_exists("opsnb.oncall.service"):
-                raise ValidationError("an incident rule with a policy needs opsnb.oncall, which is not installed",
-                                      field="policy")
+        if policy is not None and (not isinstance(policy, str) or not policy.strip() or len(policy) > 100
+                                   or "\x00" in policy):
+            raise ValidationError("policy must be the name of an escalation policy (1-100 characters)",
+                                  field="policy")
         with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="alerts.incident_rule.create", session=s)
+            self._wb.access.require("operator", action="alerts.incident_rule.create")
             if s.scalar(select(IncidentRule).where(IncidentRule.name == name)) is not None:
                 raise Conflict(f"incident rule {name!r} exists already", kind="incident_rule", key=name)
             if policy is not None:
-                self._wb.oncall.policy_in(s, policy)  # raises NotFound now, not at the first page
+                self._wb.oncall.policy(policy)  # raises NotFound now, not at the first page
             s.add(IncidentRule(name=name, matchers=[m.as_dict() for m in ms], severity=severity,
                                join_open=bool(join_open), policy=policy, created_by=self._wb.user,
                                created_at=utcnow()))
-            self._wb.audit.record(s, action="alerts.incident_rule.create", target=name,
+            self._wb.audit.record(action="alerts.incident_rule.create", target=name,
                                   params={"matchers": [str(m) for m in ms], "severity": severity,
                                           "join_open": bool(join_open), "policy": policy}, reason=reason)
 

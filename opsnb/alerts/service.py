@@ -368,10 +368,6 @@ class Alerts(AlertRules, AlertTicker):
                     for name, model in (("alerts", Alert), ("receipts", AlertReceipt), ("groups", AlertGroup),
                                         ("notifications", AlertNotification), ("silences", Silence))}
 
-    def set_incident(self, fingerprint: str, incident_id: str, *, session: Session) -> None:
-        """Record that an alert belongs to an incident (the incidents domain calls this when linking)."""
-        session.execute(update(Alert).where(Alert.fingerprint == fingerprint).values(incident_id=incident_id))
-
     # ---------------------------------------------------------------- fatigue
 
     def replay(self, stream: Iterable[StreamEvent | Mapping[str, Any]] | None = None, *,

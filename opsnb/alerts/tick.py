@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from opsnb._modules import module_exists
 from opsnb.alerts.grouping import AlertView, GroupState, Notification, Policy
 from opsnb.alerts.matchers import matches_all, parse_matchers
 from opsnb.alerts.models import Alert, AlertGroup, AlertNotification, AlertPage, IncidentRule
 from opsnb.alerts.results import TickReport
 from opsnb.alerts.rules import inhibit_specs, silence_specs
 from opsnb.alerts.silences import make_muter
+from opsnb.incidents import hooks as incident_hooks
+from opsnb.notify import hooks as notify_hooks
 from opsnb.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -80,9 +81,7 @@ class AlertTicker:
         rep = TickReport(at=now)
         # Services used inside the transactions below are loaded first: a first import (pandas)
         # inside one held the SQLite write lock for most of a second while webhooks waited.
-        for name in ("incidents", "notify"):
-            if module_exists(f"opsnb.{name}.service"):
-                getattr(self._wb, name)
+        self._wb.incidents, self._wb.notify  # noqa: B018 - loads them
         triggers: builtins.list[dict[str, Any]] = []
         deliveries: builtins.list[int] = []
         # Small transactions, so webhooks arriving meanwhile wait for the write lock only briefly.
@@ -100,9 +99,9 @@ class AlertTicker:
                 self._wb.notify.attempt(deliveries, now=now)
             except Exception as exc:  # queued deliveries are retried by ops.notify.tick()
                 log.warning("notification attempt failed: %s", exc)
-        if triggers and module_exists("opsnb.runbooks.service"):
+        if triggers:
             runbooks = self._wb.runbooks
-            if hasattr(runbooks, "trigger_for_alert") and _has_triggers(runbooks):
+            if _has_triggers(runbooks):
                 for t in triggers:
                     try:
                         runbooks.trigger_for_alert(t)
@@ -117,27 +116,25 @@ class AlertTicker:
         if not pending:
             return 0
         rules = [(r, parse_matchers(r.matchers)) for r in s.scalars(select(IncidentRule).order_by(IncidentRule.id))]
-        incidents = self._wb.incidents if module_exists("opsnb.incidents.service") else None
         for a in pending:
             info = {"fingerprint": a.fingerprint, "status": a.status, "labels": a.labels,
                     "annotations": a.annotations, "starts_at": a.starts_at, "ends_at": a.ends_at,
                     "source": a.source, "incident_id": a.incident_id}
-            if incidents is not None:
-                if a.incident_id:
-                    incidents.add_timeline(a.incident_id, kind="alert", at=a.ends_at if a.status == "resolved"
-                                           else now, actor="opsnb-alerts",
-                                           data={"fingerprint": a.fingerprint, "status": a.status,
-                                                 "labels": a.labels}, session=s)
-                elif a.status == "firing":
-                    rule = next((r for r, ms in rules if matches_all(ms, a.labels)), None)
-                    if rule is not None:
-                        opened = incidents.open_or_join_for_alert(info, severity=rule.severity, rule=rule.name,
-                                                                  join_open=rule.join_open, session=s)
-                        a.incident_id = info["incident_id"] = opened.id
-                        if a.incident_id not in rep.incidents:
-                            rep.incidents.append(a.incident_id)
-                        if opened.created and rule.policy:  # an alert joining an open incident pages nobody
-                            s.add(_page_request(opened.id, opened.title, rule, a, now))
+            if a.incident_id:
+                incident_hooks.add_timeline(self._wb, a.incident_id, kind="alert",
+                                            at=a.ends_at if a.status == "resolved" else now, actor="opsnb-alerts",
+                                            data={"fingerprint": a.fingerprint, "status": a.status,
+                                                  "labels": a.labels})
+            elif a.status == "firing":
+                rule = next((r for r, ms in rules if matches_all(ms, a.labels)), None)
+                if rule is not None:
+                    opened = incident_hooks.open_or_join_for_alert(self._wb, info, severity=rule.severity,
+                                                                   rule=rule.name, join_open=rule.join_open)
+                    a.incident_id = info["incident_id"] = opened.id
+                    if a.incident_id not in rep.incidents:
+                        rep.incidents.append(a.incident_id)
+                    if opened.created and rule.policy:  # an alert joining an open incident pages nobody
+                        s.add(_page_request(opened.id, opened.title, rule, a, now))
             if a.status == "firing":
                 triggers.append(info)
             a.pending = False
@@ -158,7 +155,7 @@ class AlertTicker:
             everyone = {r.fingerprint: view(r) for r in s.scalars(select(Alert).where(Alert.status != "resolved"))}
         muter = make_muter(silences, inhibits)
         channel = str(self._wb.settings.alerts_channel)
-        notify = channel and module_exists("opsnb.notify.service")
+        notify = bool(channel)
         # Members of every due group in one query of the columns a flush reads (not one ORM load a
         # group): this transaction holds the write lock that webhooks wait for.
         members_of: dict[str, builtins.list[Any]] = {g.key: [] for g in due}
@@ -181,18 +178,19 @@ class AlertTicker:
             row = AlertNotification(at=now, group_key=g.key, status=note.status, reason=note.reason,
                                     firing=list(note.firing), resolved=list(note.resolved), channel=channel,
                                     delivery="recorded" if not channel else "unavailable",
-                                    error="" if not channel or notify else "opsnb.notify is not installed")
+                                    error="")
             s.add(row)
             if notify:
                 s.flush()  # the delivery's dedup key names the row's id
                 subject, body = self._render(note, {m.fingerprint: m for m in members})
                 try:
                     with s.begin_nested():  # a bad channel fails this notification, not the flush
-                        did = self._wb.notify.send(
-                            channel=channel, subject=subject, body=body, dedup_key=f"alert-notification-{row.id}",
+                        did = notify_hooks.record(
+                            self._wb, channel=channel, subject=subject, body=body,
+                            dedup_key=f"alert-notification-{row.id}",
                             context={"group_key": note.group_key, "status": note.status, "reason": note.reason,
                                      "firing": list(note.firing), "resolved": list(note.resolved),
-                                     "labels": note.group_labels}, session=s, now=now)
+                                     "labels": note.group_labels}, now=now)
                     row.delivery = f"queued:{did}"
                     deliveries.append(int(did))
                 except Exception as exc:
@@ -216,8 +214,6 @@ class AlertTicker:
             subject, body, context = page.subject, page.body, dict(page.context)
         out: dict[str, Any] = {"incident_id": iid, "policy": policy, "rule": rule, "escalation": None, "error": None}
         try:
-            if not module_exists("opsnb.oncall.service"):
-                raise RuntimeError("opsnb.oncall is not installed")
             # idempotent per incident: two processes starting the same page get one escalation
             out["escalation"] = int(self._wb.oncall.escalate(policy=policy, incident_id=iid, subject=subject,
                                                              body=body, at=now, context=context))
@@ -231,15 +227,14 @@ class AlertTicker:
                     escalation_id=out["escalation"], error=out["error"] or ""))
                 if out["error"]:
                     data = {"event": "page_failed", "policy": policy, "rule": rule, "error": out["error"]}
-                    self._wb.audit.record(s, action="alerts.page_failed", target=iid, actor="opsnb-alerts",
+                    self._wb.audit.record(action="alerts.page_failed", target=iid, actor="opsnb-alerts",
                                           params=data)
-                    if module_exists("opsnb.incidents.service"):
-                        try:
-                            with s.begin_nested():  # the failure stays recorded here even if this fails
-                                self._wb.incidents.add_timeline(iid, kind="escalation", at=now, actor="opsnb-alerts",
-                                                                data=data, session=s)
-                        except Exception:
-                            log.exception("putting the failed page of %s on its timeline failed", iid)
+                    try:
+                        with s.begin_nested():  # the failure stays recorded here even if this fails
+                            incident_hooks.add_timeline(self._wb, iid, kind="escalation", at=now,
+                                                        actor="opsnb-alerts", data=data)
+                    except Exception:
+                        log.exception("putting the failed page of %s on its timeline failed", iid)
         except Exception:
             log.exception("recording the page of %s failed", iid)
         rep.pages.append(out)

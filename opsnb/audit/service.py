@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from opsnb.audit.models import AuditHead, AuditRecord
 from opsnb.errors import AuditError
@@ -54,13 +53,15 @@ class Audit:
     def __init__(self, wb: Workbench) -> None:
         self._wb = wb
 
-    def record(self, session: Session, *, action: str, target: str, params: dict[str, Any] | None = None,
+    def record(self, *, action: str, target: str, params: dict[str, Any] | None = None,
                reason: str = "", actor: str | None = None,
                secret_keys: frozenset[str] = frozenset()) -> AuditRecord:
-        """Append a record in the caller's transaction, so it commits with the change it audits.
+        """Append a record in the caller's unit of work, so it commits with the change it audits.
+
+        Called inside ``with ops.db.session():`` (every service's mutating method is), the record
+        joins that transaction; outside one it is a transaction of its own.
 
         Args:
-            session: The transaction making the change.
             action: Dotted verb, e.g. ``incident.update`` or ``fleet.run``.
             target: What was acted on, e.g. ``INC-7`` or ``role=web``.
             params: Parameters of the action; secrets are redacted before storing.
@@ -69,21 +70,22 @@ class Audit:
             secret_keys: Extra parameter names to redact.
         """
         clean = json.loads(json.dumps(redact(params or {}, secret_keys=secret_keys), default=str))
-        # Updating the head first takes the write lock (row lock on PostgreSQL,
-        # database lock on SQLite), so concurrent appends form one chain.
-        head = session.execute(
-            update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
-            .returning(AuditHead.seq, AuditHead.hash)
-        ).one()
-        seq, prev = int(head.seq), str(head.hash)
-        at = utcnow()
-        who = actor or self._wb.user
-        digest = _digest(seq, at, who, action, target, clean, reason, prev)
-        rec = AuditRecord(seq=seq, at=at, actor=who, action=action, target=target, params=clean,
-                          reason=reason, prev_hash=prev, hash=digest)
-        session.add(rec)
-        session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
-        return rec
+        with self._wb.db.session() as session:
+            # Updating the head first takes the write lock (row lock on PostgreSQL,
+            # database lock on SQLite), so concurrent appends form one chain.
+            head = session.execute(
+                update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+                .returning(AuditHead.seq, AuditHead.hash)
+            ).one()
+            seq, prev = int(head.seq), str(head.hash)
+            at = utcnow()
+            who = actor or self._wb.user
+            digest = _digest(seq, at, who, action, target, clean, reason, prev)
+            rec = AuditRecord(seq=seq, at=at, actor=who, action=action, target=target, params=clean,
+                              reason=reason, prev_hash=prev, hash=digest)
+            session.add(rec)
+            session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
+            return rec
 
     def list(self, *, actor: str | None = None, action: str | None = None, target: str | None = None,
              since: datetime | None = None, limit: int = 1000) -> pd.DataFrame:

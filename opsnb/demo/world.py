@@ -3,7 +3,7 @@
 The generator (``opsnb.demo.generate``) builds the world (services, servers,
 deploys, incidents, SLO files, on-call) and writes events to the lake. Then each
 domain that has ``opsnb/<domain>/demo.py`` with ``seed(ops, world)`` is called,
-in ``opsnb.store.db.DOMAINS`` order, to store its share in the state database.
+in the domain table's order (``opsnb/domains.py``, rows with ``demo``), to store its share in the state database.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from opsnb._modules import module_exists
 
 if TYPE_CHECKING:
     from opsnb.workbench import Workbench
@@ -85,12 +83,10 @@ class DemoWorld:
 
 def seed_domains(ops: Workbench, world: DemoWorld) -> list[str]:
     """Call ``seed(ops, world)`` of every domain that has a ``demo`` module. Returns the domains seeded."""
-    from opsnb.store.db import DOMAINS
+    from opsnb.domains import demo_modules
 
     done = []
-    for domain in DOMAINS:
-        name = f"opsnb.{domain}.demo"
-        if module_exists(name):
-            importlib.import_module(name).seed(ops, world)
-            done.append(domain)
+    for name in demo_modules():
+        importlib.import_module(name).seed(ops, world)
+        done.append(name.split(".")[1])
     return done

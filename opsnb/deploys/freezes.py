@@ -51,12 +51,12 @@ def freeze(wb: Workbench, *, service: str, env: str = "prod", reason: str, until
     if problems:
         raise ValidationError("bad freeze:", problems, field="freeze")
     with wb.db.session() as s:
-        wb.access.require("operator", action="deploy.freeze", session=s)
+        wb.access.require("operator", action="deploy.freeze")
         row = FreezeRow(service=service, env=env, reason=reason, source=source, created_by=wb.user,
                         created_at=utcnow(), until=until)
         s.add(row)
         s.flush()
-        wb.audit.record(s, action="deploy.freeze", target=f"{service}@{env}",
+        wb.audit.record(action="deploy.freeze", target=f"{service}@{env}",
                         params={"id": row.id, "until": until, "source": source}, reason=reason)
         return int(row.id)
 
@@ -71,7 +71,7 @@ def unfreeze(wb: Workbench, *, id: int | None = None, service: str | None = None
     if id is None and service is None:
         raise ValidationError("unfreeze needs a freeze id or a service", field="id")
     with wb.db.session() as s:
-        wb.access.require("operator", action="deploy.unfreeze", session=s)
+        wb.access.require("operator", action="deploy.unfreeze")
         q = select(FreezeRow).where(FreezeRow.lifted_at.is_(None))
         if id is not None:
             q = q.where(FreezeRow.id == id)
@@ -84,7 +84,7 @@ def unfreeze(wb: Workbench, *, id: int | None = None, service: str | None = None
             raise NotFound(f"no active deploy freeze {id}", kind="freeze", key=str(id))
         for row in rows:
             row.lifted_at, row.lifted_by = utcnow(), wb.user
-            wb.audit.record(s, action="deploy.unfreeze", target=f"{row.service}@{row.env}",
+            wb.audit.record(action="deploy.unfreeze", target=f"{row.service}@{row.env}",
                             params={"id": row.id, "source": row.source}, reason=reason)
         return len(rows)
 

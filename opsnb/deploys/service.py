@@ -112,7 +112,7 @@ class Deploys:
             raise ValidationError("bad deploy:", problems, field="deploy")
         try:
             with self._wb.db.session() as s:
-                self._wb.access.require("operator", action="deploy.create", session=s)
+                self._wb.access.require("operator", action="deploy.create")
                 blocking = freezes.active(s, service=service, env=env)
                 # a rollback is the remedy, so a freeze never blocks it
                 if blocking is not None and rollback_of is None and not override_freeze:
@@ -149,7 +149,7 @@ class Deploys:
             s.flush()
         dep = Deploy.of(row)
         params = {k: v for k, v in dep.as_dict().items() if k not in ("id", "reason")}
-        self._wb.audit.record(s, action="deploy.create", target=dep.id, params=params, reason=reason)
+        self._wb.audit.record(action="deploy.create", target=dep.id, params=params, reason=reason)
         return dep
 
     def update(self, id: str, *, status: str | None = None, finished_at: datetime | None = None,
@@ -167,7 +167,7 @@ class Deploys:
         if problems:
             raise ValidationError("bad deploy update:", problems, field="deploy")
         with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="deploy.update", session=s)
+            self._wb.access.require("operator", action="deploy.update")
             row = self._row(s, id)
             changes: dict[str, Any] = {}
             if status is not None and status != row.status:
@@ -185,7 +185,7 @@ class Deploys:
                 changes["finished_at"] = (row.finished_at, finished_at)
                 row.finished_at = finished_at
             if changes:
-                self._wb.audit.record(s, action="deploy.update", target=id,
+                self._wb.audit.record(action="deploy.update", target=id,
                                       params={k: {"from": a, "to": b} for k, (a, b) in changes.items()},
                                       reason=reason)
             return Deploy.of(row)
@@ -211,7 +211,7 @@ class Deploys:
         if problems:
             raise ValidationError("bad rollback:", problems, field="deploy")
         with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="deploy.rollback", session=s)
+            self._wb.access.require("operator", action="deploy.rollback")
             row = self._row(s, id)
             if row.status not in ("succeeded", "running"):
                 raise Conflict(f"deploy {id} is {row.status}; only a succeeded or running deploy can be rolled back",
@@ -230,7 +230,7 @@ class Deploys:
             row.status = "rolled_back"
             if row.finished_at is None:
                 row.finished_at = start
-            self._wb.audit.record(s, action="deploy.update", target=id,
+            self._wb.audit.record(action="deploy.update", target=id,
                                   params={"status": {"from": "succeeded", "to": "rolled_back"}}, reason=reason)
             return self._insert(s, service=row.service, env=row.env, version=target, previous_version=row.version,
                                 commit=None, actor=actor or self._wb.user, status="succeeded", started_at=start,

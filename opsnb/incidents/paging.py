@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsnb._modules import module_exists
 from opsnb.incidents.models import IncidentRow
 from opsnb.store.types import utcnow
 
@@ -35,10 +34,6 @@ log = logging.getLogger(__name__)
 
 # Entering one of these ends the incident's escalation (nobody needs paging any more).
 STOPS_PAGING: frozenset[str] = frozenset({"mitigated", "resolved", "closed", "declined", "merged"})
-
-
-def oncall_installed() -> bool:
-    return module_exists("opsnb.oncall.service")
 
 
 def subject_of(row: IncidentRow) -> str:
@@ -57,10 +52,6 @@ def page(ops: Workbench, incidents: Incidents, incident_id: str, *, policy: str,
     Returns:
         The escalation id.
     """
-    if not oncall_installed():
-        from opsnb.errors import ValidationError
-
-        raise ValidationError("paging needs opsnb.oncall, which is not installed", field="policy")
     with ops.db.session() as s:
         row = incidents._row(s, incident_id)
         subject, body, iid = subject_of(row), body_of(row), row.id
@@ -72,7 +63,7 @@ def page(ops: Workbench, incidents: Incidents, incident_id: str, *, policy: str,
 def after_status(ops: Workbench, incidents: Incidents, incident_id: str, old: str, new: str, *, by: str,
                  at: datetime) -> None:
     """Bring the incident's escalation in step with a status change that has committed."""
-    if old == new or not oncall_installed():
+    if old == new:
         return
     try:
         if new == "acknowledged":
@@ -95,7 +86,7 @@ def record_failure(ops: Workbench, incidents: Incidents, incident_id: str, event
     try:
         with ops.db.session() as s:
             incidents._append(s, incident_id, "escalation", at, "opsnb-incidents", {"event": event, "error": error})
-            ops.audit.record(s, action="incident.paging_failed", target=incident_id, actor="opsnb-incidents",
+            ops.audit.record(action="incident.paging_failed", target=incident_id, actor="opsnb-incidents",
                              params={"event": event, "error": error})
     except Exception:
         log.exception("recording the paging failure of %s failed too", incident_id)
@@ -118,7 +109,7 @@ def acknowledge_from_page(ops: Workbench, incidents: Incidents, s: Session, inci
         return row.status  # acknowledged already (maybe by this very change), or past it
     incidents._transition(s, row, "acknowledged", at, by, "page acknowledged")
     row.updated_at = utcnow()
-    ops.audit.record(s, action="incident.update", target=row.id, actor=by,
+    ops.audit.record(action="incident.update", target=row.id, actor=by,
                      params={"status": "acknowledged", "via": "oncall.acknowledge"}, reason="page acknowledged")
     return row.status
 

@@ -10,6 +10,7 @@ acknowledging or ending an escalation) is in :mod:`opsnb.incidents.paging`.
 
 from __future__ import annotations
 
+import builtins
 import html
 import json
 import re
@@ -21,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from opsnb._modules import module_exists
 from opsnb.errors import NotFound, ValidationError
 from opsnb.incidents import lifecycle, paging
 from opsnb.incidents.lifecycle import MILESTONES, OPEN, STATUS_MILESTONE
@@ -166,7 +166,7 @@ class Incidents:
     def create(self, *, title: str, service: str, severity: str = "SEV3", services: Sequence[str] = (),
                summary: str = "", impact_start: datetime | None = None, detected_at: datetime | None = None,
                commander: str = "", reason: str = "", id: str | None = None,
-               session: Session | None = None, actor: str | None = None, policy: str | None = None) -> Incident:
+               actor: str | None = None, policy: str | None = None) -> Incident:
         """Open an incident (status triggered). Needs responder.
 
         Args:
@@ -174,31 +174,26 @@ class Incidents:
             impact_start: When impact began (default: ``detected_at``).
             detected_at: When it was detected (default now).
             id: An explicit ``INC-<n>`` (imports and the demo); default the next number.
-            session: Run inside the caller's transaction (the alerts domain opening by rule).
             policy: Page it at once under this ``ops.oncall`` escalation policy (see :meth:`page`);
-                not with ``session`` (paging runs its own transactions). A policy that does not
-                exist is refused before anything is written.
+                not inside an open unit of work (paging runs its own transactions, after the
+                incident commits). A policy that does not exist is refused before anything is written.
 
         Example:
             >>> inc = ops.incidents.create(title="Checkout 5xx", service="checkout", severity="SEV2",
             ...                            policy="default")  # doctest: +SKIP
         """
-        if policy is not None and session is not None:
-            raise ValidationError("policy= cannot be used with session=: page after the transaction commits",
+        if policy is not None and self._wb.db.current() is not None:
+            raise ValidationError("policy= cannot be used inside an open unit of work: page after it commits",
                                   field="policy")
-        if session is None:
-            with self._wb.db.session() as s:
-                self._wb.access.require("responder", action="incident.create", session=s)
-                if policy is not None:
-                    self._check_policy(s, policy)
-                iid = self._create(s, title, service, severity, services, summary, impact_start, detected_at,
-                                   commander, reason, id, actor)
+        with self._wb.db.session() as s:
+            self._wb.access.require("responder", action="incident.create")
             if policy is not None:
-                self._page_or_record(iid, policy, reason)
-            return self.get(iid)
-        iid = self._create(session, title, service, severity, services, summary, impact_start, detected_at,
-                           commander, reason, id, actor)
-        return self._load(session, iid, with_timeline=False)
+                self._check_policy(s, policy)
+            iid = self._create(s, title, service, severity, services, summary, impact_start, detected_at,
+                               commander, reason, id, actor)
+        if policy is not None:
+            self._page_or_record(iid, policy, reason)
+        return self.get(iid)
 
     def _create(self, s: Session, title: str, service: str, severity: str, services: Sequence[str], summary: str,
                 impact_start: datetime | None, detected_at: datetime | None, commander: str, reason: str,
@@ -242,7 +237,7 @@ class Incidents:
         s.flush()
         self._append(s, iid, "created", detected, who, {"title": title, "severity": severity, "service": service,
                                                         "commander": commander})
-        self._wb.audit.record(s, action="incident.create", target=iid, actor=who,
+        self._wb.audit.record(action="incident.create", target=iid, actor=who,
                               params={"title": title, "severity": severity, "service": service}, reason=reason)
         return iid
 
@@ -319,7 +314,7 @@ class Incidents:
         """
         when = _aware(at, "at") if at is not None else utcnow()
         with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="incident.update", session=s)
+            self._wb.access.require("responder", action="incident.update")
             r = self._row(s, incident_id, lock=True)
             who, old_status, iid = self._wb.user, r.status, r.id
             changes: dict[str, Any] = {}
@@ -354,7 +349,7 @@ class Incidents:
                 raise ValidationError("nothing to change: give status, severity, title, summary or a role",
                                       field="update")
             r.updated_at = utcnow()
-            self._wb.audit.record(s, action="incident.update", target=r.id, params=changes, reason=reason)
+            self._wb.audit.record(action="incident.update", target=r.id, params=changes, reason=reason)
         if status is not None:
             paging.after_status(self._wb, self, iid, old_status, status, by=who, at=when)
         return self.get(incident_id)
@@ -382,38 +377,38 @@ class Incidents:
         text = _text(text, "text", limit=MAX_DATA)
         when = _aware(at, "at") if at is not None else utcnow()
         with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="incident.note", session=s)
+            self._wb.access.require("responder", action="incident.note")
             r = self._row(s, incident_id)
             eid = self._append(s, r.id, "note", when, self._wb.user, {"text": text})
-            self._wb.audit.record(s, action="incident.note", target=r.id, params={"entry": eid})
+            self._wb.audit.record(action="incident.note", target=r.id, params={"entry": eid})
         return eid
 
     def add_timeline(self, incident_id: str, *, kind: str, at: datetime | None = None, actor: str | None = None,
-                     data: Mapping[str, Any] | None = None, session: Session | None = None) -> int:
-        """Append a typed entry (other domains: ``runbook_run``, ``page``, ``ack``, ``deploy``, ...).
+                     data: Mapping[str, Any] | None = None) -> int:
+        """Append a typed entry (``note``, ``runbook_run``, ``page``, ``ack``, ``deploy``, ...). Needs responder.
 
-        Without ``session`` it needs responder and is audited; with ``session`` it joins the
-        caller's transaction, whose action the caller has checked and audited.
+        Other domains writing in their own unit of work use :func:`opsnb.incidents.hooks.add_timeline`.
 
         Raises:
             ValidationError: Unknown kind, naive time, data that is not JSON.
             NotFound: No such incident.
         """
+        with self._wb.db.session() as s:
+            self._wb.access.require("responder", action="incident.timeline")
+            eid = self._add_timeline(s, incident_id, kind=kind, at=at, actor=actor, data=data)
+            self._wb.audit.record(action="incident.timeline", target=str(incident_id),
+                                  params={"kind": kind, "entry": eid})
+        return eid
+
+    def _add_timeline(self, s: Session, incident_id: str, *, kind: str, at: datetime | None,
+                      actor: str | None, data: Mapping[str, Any] | None) -> int:
         if kind not in KINDS:
             raise ValidationError(f"unknown timeline kind {kind!r}; kinds are {', '.join(KINDS)}", field="kind")
         when = _aware(at, "at") if at is not None else utcnow()
         clean = _jsonable(data)
         who = _text(actor, "actor", limit=200) if actor is not None else self._wb.user
-        if session is not None:
-            self._paged(self._row(session, incident_id), kind, when, clean)
-            return self._append(session, str(incident_id), kind, when, who, clean)
-        with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="incident.timeline", session=s)
-            self._paged(self._row(s, incident_id), kind, when, clean)
-            eid = self._append(s, str(incident_id), kind, when, who, clean)
-            self._wb.audit.record(s, action="incident.timeline", target=str(incident_id),
-                                  params={"kind": kind, "entry": eid})
-        return eid
+        self._paged(self._row(s, incident_id), kind, when, clean)
+        return self._append(s, str(incident_id), kind, when, who, clean)
 
     @staticmethod
     def _paged(r: IncidentRow, kind: str, when: datetime, data: Mapping[str, Any]) -> None:
@@ -459,7 +454,7 @@ class Incidents:
         lifecycle.check_milestone(name)
         when = _aware(at, "at") if at is not None else None
         with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="incident.milestone", session=s)
+            self._wb.access.require("responder", action="incident.milestone")
             r = self._row(s, incident_id, lock=True)
             col = lifecycle.column(name)
             old = getattr(r, col)
@@ -473,38 +468,44 @@ class Incidents:
             r.updated_at = utcnow()
             self._append(s, r.id, "milestone", utcnow(), self._wb.user,
                          {"name": name, "old": old, "new": when, "reason": reason})
-            self._wb.audit.record(s, action="incident.milestone", target=r.id,
+            self._wb.audit.record(action="incident.milestone", target=r.id,
                                   params={"name": name, "old": old, "new": when}, reason=reason)
         return self.get(incident_id)
 
     def link(self, incident_id: str, *, alert: str | None = None, deploy: str | None = None,
              run: str | None = None, slo: str | None = None, server: str | None = None,
-             service: str | None = None, reason: str = "", session: Session | None = None,
-             at: datetime | None = None) -> None:
+             service: str | None = None, reason: str = "", at: datetime | None = None) -> None:
         """Link alerts, deploys, runbook runs, SLOs, servers or services (each once). Needs responder.
 
-        ``at`` dates the timeline entry (default now); ``session`` joins the caller's transaction.
+        ``at`` dates the timeline entry (default now).
         """
-        pairs = [(k, v) for k, v in (("alert", alert), ("deploy", deploy), ("run", run), ("slo", slo),
-                                      ("server", server), ("service", service)) if v is not None]
+        pairs = self._link_pairs({"alert": alert, "deploy": deploy, "run": run, "slo": slo, "server": server,
+                                  "service": service})
+        when = _aware(at, "at") if at is not None else None
+        with self._wb.db.session() as s:
+            self._wb.access.require("responder", action="incident.link")
+            self._row(s, incident_id)
+            self._link(s, str(incident_id), pairs, self._wb.user, when)
+            self._wb.audit.record(action="incident.link", target=str(incident_id),
+                                  params=dict(pairs), reason=reason)
+
+    @staticmethod
+    def _link_pairs(refs: Mapping[str, str | None]) -> builtins.list[tuple[str, str]]:
+        unknown = sorted(set(refs) - set(LINK_KINDS))
+        if unknown:
+            raise ValidationError(f"cannot link {', '.join(unknown)}; kinds are {', '.join(LINK_KINDS)}",
+                                  field="link")
+        pairs = [(k, v) for k, v in refs.items() if v is not None]
         if not pairs:
             raise ValidationError("name something to link: alert, deploy, run, slo, server or service", field="link")
         for k, v in pairs:
             _text(v, k, limit=255)
-        when = _aware(at, "at") if at is not None else None
-        if session is not None:
-            self._row(session, incident_id)
-            self._link(session, str(incident_id), pairs, "opsnb-alerts", when)
-            return
-        with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="incident.link", session=s)
-            self._row(s, incident_id)
-            self._link(s, str(incident_id), pairs, self._wb.user, when)
-            self._wb.audit.record(s, action="incident.link", target=str(incident_id),
-                                  params=dict(pairs), reason=reason)
+        return pairs
 
     def _link(self, s: Session, iid: str, pairs: Sequence[tuple[str, str]], who: str,
               at: datetime | None = None) -> None:
+        from opsnb.alerts import hooks as alert_hooks
+
         now = at or utcnow()
         for kind, ref in pairs:
             exists = s.scalar(select(IncidentLink.id).where(IncidentLink.incident_id == iid,
@@ -513,15 +514,15 @@ class Incidents:
                 continue
             s.add(IncidentLink(incident_id=iid, kind=kind, ref=ref, at=now, actor=who))
             self._append(s, iid, "deploy" if kind == "deploy" else "link", now, who, {"kind": kind, "ref": ref})
-            if kind == "alert" and module_exists("opsnb.alerts.service"):
-                self._wb.alerts.set_incident(ref, iid, session=s)
+            if kind == "alert":
+                alert_hooks.set_incident(self._wb, ref, iid)
 
     def merge(self, incident_id: str, *, into: str, reason: str = "") -> Incident:
         """Merge an open incident into another: its links move over, status becomes merged. Needs responder."""
         if str(incident_id) == str(into):
             raise ValidationError("an incident cannot be merged into itself", field="into")
         with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="incident.merge", session=s)
+            self._wb.access.require("responder", action="incident.merge")
             src, dst = self._row(s, incident_id, lock=True), self._row(s, into, lock=True)
             if dst.status not in OPEN and dst.status != "resolved":
                 from opsnb.errors import Conflict
@@ -535,7 +536,7 @@ class Incidents:
                                                            .where(IncidentLink.incident_id == src.id))]
             self._link(s, dst.id, pairs, self._wb.user)
             self._append(s, dst.id, "merge", now, self._wb.user, {"merged": src.id, "title": src.title})
-            self._wb.audit.record(s, action="incident.merge", target=src.id, params={"into": dst.id}, reason=reason)
+            self._wb.audit.record(action="incident.merge", target=src.id, params={"into": dst.id}, reason=reason)
         paging.after_status(self._wb, self, src_id, old_status, "merged", by=self._wb.user, at=now)
         return self.get(into)
 
@@ -566,18 +567,10 @@ class Incidents:
         when = _aware(at, "at") if at is not None else None
         return paging.page(self._wb, self, incident_id, policy=policy, at=when, reason=reason)
 
-    def acknowledge_from_page(self, incident_id: str, *, by: str, at: datetime, session: Session) -> str | None:
-        """Acknowledge a still triggered incident whose page was acknowledged (``ops.oncall`` calls this
-        in its transaction). Returns the status afterwards, or None for an id opsnb does not track.
-        """
-        return paging.acknowledge_from_page(self._wb, self, session, incident_id, by=by, at=_aware(at, "at"))
-
     def _check_policy(self, s: Session, policy: Any) -> None:
         if not isinstance(policy, str) or not policy.strip() or len(policy) > 100:
             raise ValidationError("policy must be the name of an escalation policy", field="policy")
-        if not paging.oncall_installed():
-            raise ValidationError("paging needs opsnb.oncall, which is not installed", field="policy")
-        self._wb.oncall.policy_in(s, policy)  # NotFound before the incident is written
+        self._wb.oncall.policy(policy)  # NotFound before the incident is written
 
     def _page_or_record(self, iid: str, policy: str, reason: str) -> None:
         """Page a just-created incident; a failure keeps the incident and is put on its timeline."""
@@ -590,20 +583,9 @@ class Incidents:
 
     # ---------------------------------------------------------------- alerts
 
-    def open_for_alert(self, alert: Mapping[str, Any], *, severity: str, rule: str, join_open: bool,
-                       session: Session) -> str:
-        """Open an incident for a firing alert, or join the open incident of its service (``join_open``).
-
-        Called by the alerts domain inside its transaction. Returns the incident id.
-        """
-        return self.open_or_join_for_alert(alert, severity=severity, rule=rule, join_open=join_open,
-                                           session=session).id
-
-    def open_or_join_for_alert(self, alert: Mapping[str, Any], *, severity: str, rule: str, join_open: bool,
-                               session: Session) -> AlertIncident:
-        """Like :meth:`open_for_alert`, also saying whether the incident was opened now (the alerts
-        domain pages only for a new incident, not for an alert joining one).
-        """
+    def _open_or_join_for_alert(self, session: Session, alert: Mapping[str, Any], *, severity: str, rule: str,
+                                join_open: bool) -> AlertIncident:
+        """Open an incident for a firing alert or join its service's open one; says whether it was opened now."""
         labels = dict(alert.get("labels") or {})
         service = labels.get("service") or labels.get("job") or "unknown"
         fp = str(alert["fingerprint"])
@@ -631,7 +613,7 @@ class Incidents:
     def slo_impact(self, incident_id: str) -> pd.DataFrame:
         """Per linked SLO, the error budget burned during the impact window (impact_start to resolved/now).
 
-        Computed by the SLO domain (``ops.slos[name]``); a row carries ``error`` when that fails.
+        Computed by the SLO domain (``ops.slos[name].budget_burned``); a row carries ``error`` when that fails.
         """
         import pandas as pd
 
@@ -641,13 +623,12 @@ class Incidents:
         cols = ["slo", "start", "end", "budget_burned", "bad_events", "total_events", "error"]
         rows: list[dict[str, Any]] = []
         names = inc.linked("slo")
-        if names and not module_exists("opsnb.slo.service"):
-            return pd.DataFrame([{"slo": n, "start": start, "end": end, "error": "opsnb.slo is not installed"}
-                                 for n in names], columns=cols)
         for name in names:
             row: dict[str, Any] = {"slo": name, "start": start, "end": end}
             try:
-                row.update(_budget_burned(self._wb.slos[name], start, end))
+                burn = self._wb.slos[name].budget_burned(start=start, end=end)
+                row.update(budget_burned=burn.budget_burned, bad_events=burn.bad_events,
+                           total_events=burn.total_events)
             except Exception as exc:  # one bad SLO must not hide the others' impact
                 row["error"] = f"{type(exc).__name__}: {exc}"
             rows.append(row)
@@ -681,33 +662,3 @@ class Incidents:
             df = df[df["impact_start"] < pd.Timestamp(end)]
         return m.summarize(df, by)
 
-
-def _budget_burned(slo: Any, start: datetime, end: datetime) -> dict[str, Any]:
-    """Ask an SLO object for the budget burned in a window (the SLO domain's API)."""
-    for meth in ("budget_burned", "budget_spent", "impact"):
-        fn = getattr(slo, meth, None)
-        if callable(fn):
-            out = fn(start=start, end=end)
-            if isinstance(out, Mapping):
-                return {"budget_burned": out.get("budget_burned", out.get("consumed")),
-                        "bad_events": out.get("bad", out.get("bad_events")),
-                        "total_events": out.get("total", out.get("total_events"))}
-            if hasattr(out, "budget_burned") or hasattr(out, "consumed"):
-                return {"budget_burned": getattr(out, "budget_burned", getattr(out, "consumed", None)),
-                        "bad_events": getattr(out, "bad", None), "total_events": getattr(out, "total", None)}
-            return {"budget_burned": float(out)}
-    if callable(getattr(slo, "units", None)) and hasattr(slo, "spec"):
-        # The SLO domain's per-minute units: bad events in the impact window over the budget of the
-        # SLO period ending at ``end`` (B x valid events of that period), by the reference's formulas.
-        from datetime import timedelta
-
-        period = timedelta(seconds=float(slo.spec.window.period_seconds(end)))
-        lo = min(start, end - period)
-        units = slo.units(lo, end)
-        u = units[0] if isinstance(units, tuple) else units
-        g_imp, t_imp = u.sums(int(start.timestamp() // 60), int(end.timestamp() // 60))
-        g_per, t_per = u.sums(int((end - period).timestamp() // 60), int(end.timestamp() // 60))
-        budget = (1.0 - float(slo.spec.target)) * t_per
-        return {"budget_burned": (t_imp - g_imp) / budget if budget > 0 else float("nan"),
-                "bad_events": t_imp - g_imp, "total_events": t_imp}
-    raise AttributeError(f"{type(slo).__name__} has no budget_burned(start=, end=)")

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from opsnb._modules import module_exists
 from opsnb.cliutil import emit, format_option, pass_ops
 
 FORMAT_CHOICES = ["auto", "jsonl", "journald", "otlp", "logfmt", "syslog5424", "syslog3164", "access", "plain"]
@@ -222,9 +221,7 @@ def window_cmd(ops: Any, around: str, service: str | None, before: str, after: s
         click.echo(f"note: {n}", err=True)
 
 
-if module_exists("opsnb.logs.patterns_cli"):
-    from opsnb.logs import patterns_cli as _pc
+from opsnb.logs.patterns_cli import errors_cmd, patterns_cmd, templates_cmd  # noqa: E402 - they extend cli
 
-    for _obj in list(vars(_pc).values()):
-        if isinstance(_obj, click.Command) and _obj.name in ("templates", "patterns", "errors"):
-            cli.add_command(_obj, _obj.name)
+for _cmd in (templates_cmd, patterns_cmd, errors_cmd):
+    cli.add_command(_cmd)

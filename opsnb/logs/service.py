@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from opsnb._modules import module_exists
-from opsnb.errors import NotFound, OpsnbError, ValidationError
+from opsnb.errors import NotFound, ValidationError
 from opsnb.logs import query as Q
 from opsnb.logs import window as W
 from opsnb.logs.formats import ParseOptions
@@ -60,15 +59,15 @@ class Logs:
                         max_line_bytes=int(max_line_bytes or (1 << 20)))
 
     def _audit(self, target: str, summary: IngestSummary, params: dict[str, Any]) -> None:
-        with self._wb.db.session() as s:
-            self._wb.audit.record(s, action="logs.ingest", target=target[:200], params={
+        with self._wb.db.session():
+            self._wb.audit.record(action="logs.ingest", target=target[:200], params={
                 **params, "read": summary.read, "stored": summary.stored, "spans": summary.spans,
                 "quarantined": summary.quarantined,
                 "sources": [r.source for r in summary.sources][:50]})
 
     def _require(self) -> None:
-        with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="logs.ingest", session=s)
+        with self._wb.db.session():
+            self._wb.access.require("responder", action="logs.ingest")
 
     def ingest(self, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
                format: str | None = None, service: str | None = None, host: str | None = None,
@@ -240,8 +239,6 @@ class Logs:
             format: Format of ``path`` (default detected); the journal is always ``journald``.
         """
         self._require()
-        if not module_exists("opsnb.servers.service"):
-            raise OpsnbError("ingest_remote needs the servers domain (opsnb.servers), which is not installed")
         if path is not None:
             if not isinstance(lines, int) or lines < 1:
                 raise ValidationError(f"lines must be a positive integer, got {lines!r}", field="lines")

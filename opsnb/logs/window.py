@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from opsnb._modules import module_exists
 from opsnb.logs import query as Q
 
 if TYPE_CHECKING:
@@ -151,11 +150,7 @@ def bodies(ops: Workbench, flt: Q.LogFilter, n: int = BODY_SAMPLE) -> list[str]:
 
 def pattern_table(ops: Workbench, flt: Q.LogFilter, base: Q.LogFilter, top: int = 20,
                   notes: list[str] | None = None) -> pd.DataFrame:
-    """B2's pattern diff of the filter's bodies against the baseline's (empty when it is missing)."""
-    if not module_exists("opsnb.logs.patterns"):
-        if notes is not None:
-            notes.append("patterns: opsnb.logs.patterns is not installed")
-        return pd.DataFrame(columns=PATTERN_COLUMNS)
+    """The pattern diff of the filter's bodies against the baseline's."""
     from opsnb.logs.patterns import pattern_diff
 
     return pattern_diff(bodies(ops, base), bodies(ops, flt), top=top)
@@ -172,11 +167,7 @@ def error_rows(ops: Workbench, flt: Q.LogFilter, limit: int = 50_000) -> pd.Data
 
 
 def error_table(ops: Workbench, flt: Q.LogFilter, notes: list[str] | None = None) -> pd.DataFrame:
-    """B2's error fingerprints of the filter's error rows (empty when the module is missing)."""
-    if not module_exists("opsnb.logs.fingerprints"):
-        if notes is not None:
-            notes.append("errors: opsnb.logs.fingerprints is not installed")
-        return pd.DataFrame(columns=ERROR_COLUMNS)
+    """The error fingerprints of the filter's error rows."""
     from opsnb.logs.fingerprints import error_table as fingerprint_table
 
     return fingerprint_table(error_rows(ops, flt))
@@ -184,17 +175,8 @@ def error_table(ops: Workbench, flt: Q.LogFilter, notes: list[str] | None = None
 
 def deploy_markers(ops: Workbench, start: datetime, end: datetime, service: str | None,
                    notes: list[str] | None = None) -> pd.DataFrame:
-    """Deploys in ``[start, end)`` from the deploys domain (empty when it is missing)."""
-    if not module_exists("opsnb.deploys.service"):
-        if notes is not None:
-            notes.append("deploys: opsnb.deploys is not installed")
-        return pd.DataFrame(columns=DEPLOY_COLUMNS)
-    markers = getattr(ops.deploys, "markers", None)
-    if markers is None:
-        if notes is not None:
-            notes.append("deploys: ops.deploys has no markers()")
-        return pd.DataFrame(columns=DEPLOY_COLUMNS)
-    df = markers(start, end, service=service)
+    """Deploys in ``[start, end)`` from the deploys domain."""
+    df = ops.deploys.markers(start, end, service=service)
     if not isinstance(df, pd.DataFrame):
         df = pd.DataFrame(df)
     if "time" not in df.columns:

@@ -78,12 +78,12 @@ class Notify:
         config = dict(config or {})
         self._check_channel(name, kind, target, secret_ref, config)
         with self._ops.db.session() as s:
-            self._ops.access.require("operator", action="notify.create_channel", session=s)
+            self._ops.access.require("operator", action="notify.create_channel")
             if s.get(Channel, name) is not None:
                 raise Conflict(f"channel {name!r} exists; use update_channel", kind="channel", key=name)
             s.add(Channel(name=name, kind=kind, target=target, config=config, secret_ref=secret_ref,
                           enabled=enabled, created_at=utcnow(), created_by=self._ops.user, updated_at=utcnow()))
-            self._ops.audit.record(s, action="notify.create_channel", target=name, reason=reason,
+            self._ops.audit.record(action="notify.create_channel", target=name, reason=reason,
                                    params={"kind": kind, "target": _shown_target(target), "config": config,
                                            "secret_ref": secret_ref, "enabled": enabled})
         return self.channel(name)
@@ -93,7 +93,7 @@ class Notify:
                        reason: str = "") -> dict[str, Any]:
         """Change a channel's target, secret reference, options or enabled flag (needs operator)."""
         with self._ops.db.session() as s:
-            self._ops.access.require("operator", action="notify.update_channel", session=s)
+            self._ops.access.require("operator", action="notify.update_channel")
             row = s.get(Channel, name)
             if row is None:
                 raise NotFound(f"no channel {name!r}", kind="channel", key=name)
@@ -105,7 +105,7 @@ class Notify:
             if enabled is not None:
                 row.enabled = bool(enabled)
             row.updated_at = utcnow()
-            self._ops.audit.record(s, action="notify.update_channel", target=name, reason=reason,
+            self._ops.audit.record(action="notify.update_channel", target=name, reason=reason,
                                    params={"target": _shown_target(new_target), "config": new_config,
                                            "secret_ref": new_ref, "enabled": row.enabled})
         return self.channel(name)
@@ -147,8 +147,11 @@ class Notify:
 
     def send(self, *, channel: str, subject: str, body: str = "", target: str | None = None,
              dedup_key: str | None = None, context: dict[str, Any] | None = None,
-             session: Session | None = None, now: datetime | None = None) -> int:
+             now: datetime | None = None) -> int:
         """Record a notification, then try it once; failures are retried by :meth:`tick`.
+
+        Inside an open unit of work (``with ops.db.session():``) the delivery commits with the
+        unit and is not tried until then: :meth:`tick` sends it.
 
         Args:
             channel: Channel name.
@@ -159,9 +162,6 @@ class Notify:
                 returns the first delivery's id and sends nothing. Include a sequence number
                 in the key when a repeat *should* be sent.
             context: Extra JSON data (stored redacted; the signed webhook sends it).
-            session: Record in the caller's transaction instead (the caller checked the role
-                of the action causing the send and audits it). Nothing is tried then: call
-                :meth:`attempt` with the id after commit, or let :meth:`tick` pick it up.
             now: The current time (tests).
 
         Returns:
@@ -173,18 +173,15 @@ class Notify:
             NotifyError: The channel is disabled.
         """
         now = now or utcnow()
-        if session is not None:
-            return self._record(session, channel=channel, subject=subject, body=body, target=target,
-                                dedup_key=dedup_key, context=context, now=now)[0]
         with self._ops.db.session() as s:
-            self._ops.access.require("responder", action="notify.send", session=s)
+            self._ops.access.require("responder", action="notify.send")
             did, created = self._record(s, channel=channel, subject=subject, body=body, target=target,
                                         dedup_key=dedup_key, context=context, now=now)
             if created:
-                self._ops.audit.record(s, action="notify.send", target=f"delivery:{did}",
+                self._ops.audit.record(action="notify.send", target=f"delivery:{did}",
                                        params={"channel": channel, "target": target, "subject": subject[:200],
                                                "dedup_key": dedup_key})
-        if created:
+        if created and self._ops.db.current() is None:  # inside a caller's unit: sent by tick() after commit
             self.attempt([did], now=now)
         return did
 
@@ -336,7 +333,7 @@ class Notify:
                 raise NotFound(f"no delivery {delivery_id}", kind="delivery", key=str(delivery_id))
             out = _delivery_dict(d)
             out["body"], out["context"] = d.body, d.context
-            out["attempt_log"] = self.attempts(int(delivery_id), session=s).to_dict(orient="records")
+            out["attempt_log"] = self.attempts(int(delivery_id)).to_dict(orient="records")
         return out
 
     def deliveries(self, *, channel: str | None = None, status: str | None = None,
@@ -358,7 +355,7 @@ class Notify:
             df[c] = pd.to_datetime(df[c], utc=True)
         return df
 
-    def attempts(self, delivery_id: int | None = None, *, session: Session | None = None) -> pd.DataFrame:
+    def attempts(self, delivery_id: int | None = None) -> pd.DataFrame:
         """Every attempt (of one delivery, or all), oldest first."""
         q = select(Attempt).order_by(Attempt.id)
         if delivery_id is not None:
@@ -368,11 +365,8 @@ class Notify:
             return [{"delivery_id": a.delivery_id, "n": a.n, "at": a.at, "status": a.status, "error": a.error,
                      "detail": a.detail, "duration_ms": a.duration_ms} for a in s.scalars(q)]
 
-        if session is not None:
-            data = rows(session)
-        else:
-            with self._ops.db.session() as s:
-                data = rows(s)
+        with self._ops.db.session() as s:
+            data = rows(s)
         df = pd.DataFrame(data, columns=ATTEMPT_COLUMNS)
         df["at"] = pd.to_datetime(df["at"], utc=True)
         return df

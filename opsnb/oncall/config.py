@@ -149,5 +149,5 @@ def _undo(oncall: OnCall, done: dict[str, list[str]]) -> None:
         if done["people"]:
             s.execute(delete(Person).where(Person.name.in_(done["people"])))
         if any(done.values()):
-            ops.audit.record(s, action="oncall.import_undone", target="oncall", params=done,
+            ops.audit.record(action="oncall.import_undone", target="oncall", params=done,
                              reason="import failed; created objects removed")

@@ -4,7 +4,7 @@
 round, plus the ``exhaust`` timer); ``tick`` fires the due ones. Each timer is
 claimed with a conditional UPDATE (pending -> fired) so that with several
 ticking processes a page goes out once, and the notifications it causes are
-recorded in the same transaction (``ops.notify.send(session=...)``), then tried
+recorded in the same transaction (:func:`opsnb.notify.hooks.record`), then tried
 after commit. A process that dies after commit leaves the deliveries pending:
 the next ``ops.notify.tick()`` of any process sends them. Nothing lives in
 memory, so a restart loses nothing.
@@ -20,8 +20,9 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from opsnb._modules import module_exists
 from opsnb.errors import OpsnbError, ValidationError
+from opsnb.incidents import hooks as incident_hooks
+from opsnb.notify import hooks as notify_hooks
 from opsnb.oncall import rotation
 from opsnb.oncall.escalation import PolicySpec, steps
 from opsnb.oncall.models import Escalation, Person, Policy, Timer
@@ -79,8 +80,8 @@ def escalate(ops: Workbench, *, policy: str, incident_id: str, subject: str, bod
         raise ValidationError("context must be a mapping", field="context")
     t0 = to_utc(at, what="at") if at is not None else utcnow()
     with ops.db.session() as s:
-        ops.access.require("responder", action="oncall.escalate", session=s)
-        spec = ops.oncall.policy_in(s, policy)
+        ops.access.require("responder", action="oncall.escalate")
+        spec = ops.oncall._policy_in(s, policy)
         existing = s.scalar(select(Escalation.id).where(Escalation.incident_id == incident_id,
                                                         Escalation.status.in_(OPEN)))
         if existing is not None:
@@ -92,7 +93,7 @@ def escalate(ops: Workbench, *, policy: str, incident_id: str, subject: str, bod
         s.add(esc)
         s.flush()
         _chain(s, esc, spec, t0)
-        ops.audit.record(s, action="oncall.escalate", target=incident_id,
+        ops.audit.record(action="oncall.escalate", target=incident_id,
                          params={"policy": policy, "escalation": esc.id, "at": t0.isoformat(), "subject": subject})
         eid = int(esc.id)
     tick(ops, now=t0)
@@ -126,20 +127,20 @@ def acknowledge(ops: Workbench, incident_id: str, *, by: str | None = None, at: 
     retrigger_at = None
     incident: dict[str, Any] = {"incident_status": None}
     with ops.db.session() as s:
-        ops.access.require("responder", action="oncall.acknowledge", session=s)
+        ops.access.require("responder", action="oncall.acknowledge")
         incident = _incident_follows(ops, s, incident_id, who, t)
         escs = list(s.scalars(select(Escalation).where(Escalation.incident_id == incident_id,
                                                        Escalation.status.in_(("active", "exhausted")))))
         cancelled = _cancel(s, [e.id for e in escs])
         for e in escs:
             e.status, e.acked_at, e.acked_by = "acknowledged", t, who
-            spec = ops.oncall.policy_in(s, e.policy_name)
+            spec = ops.oncall._policy_in(s, e.policy_name)
             if spec.ack_timeout is not None:
                 retrigger_at = t + spec.ack_timeout
                 s.add(Timer(escalation_id=e.id, kind="retrigger", due_at=retrigger_at, round=0, level=0,
                             generation=e.generation, status="pending", result=[]))
         if escs:
-            ops.audit.record(s, action="oncall.acknowledge", target=incident_id,
+            ops.audit.record(action="oncall.acknowledge", target=incident_id,
                              params={"by": who, "at": t.isoformat(), "cancelled": cancelled,
                                      "escalations": [e.id for e in escs]})
             _timeline(ops, s, incident_id, "ack", t, who,
@@ -150,14 +151,9 @@ def acknowledge(ops: Workbench, incident_id: str, *, by: str | None = None, at: 
 
 def _incident_follows(ops: Workbench, s: Session, incident_id: str, who: str, t: datetime) -> dict[str, Any]:
     """Acknowledge the incident itself if it is still triggered (incidents domain, our transaction)."""
-    if not module_exists("opsnb.incidents.service"):
-        return {"incident_status": None}
-    follow = getattr(ops.incidents, "acknowledge_from_page", None)
-    if follow is None:
-        return {"incident_status": None}
     try:
         with s.begin_nested():  # a refusal (milestone order) must not undo the ack of the pages
-            return {"incident_status": follow(incident_id, by=who, at=t, session=s)}
+            return {"incident_status": incident_hooks.acknowledge_from_page(ops, incident_id, by=who, at=t)}
     except OpsnbError as exc:
         log.warning("acknowledging %s did not acknowledge the incident: %s", incident_id, exc)
         return {"incident_status": None, "incident_error": str(exc)[:500]}
@@ -168,14 +164,14 @@ def resolve(ops: Workbench, incident_id: str, *, by: str | None = None, at: Any 
     _check_incident(incident_id)
     t = to_utc(at, what="at") if at is not None else utcnow()
     with ops.db.session() as s:
-        ops.access.require("responder", action="oncall.resolve", session=s)
+        ops.access.require("responder", action="oncall.resolve")
         escs = list(s.scalars(select(Escalation).where(Escalation.incident_id == incident_id,
                                                        Escalation.status.in_(OPEN))))
         cancelled = _cancel(s, [e.id for e in escs])
         for e in escs:
             e.status, e.ended_at = "resolved", t
         if escs:
-            ops.audit.record(s, action="oncall.resolve", target=incident_id,
+            ops.audit.record(action="oncall.resolve", target=incident_id,
                              params={"by": by or ops.user, "cancelled": cancelled})
     return {"incident_id": incident_id, "escalations": len(escs), "cancelled": cancelled}
 
@@ -200,7 +196,7 @@ def _fire_page(ops: Workbench, s: Session, timer: Timer, esc: Escalation, spec: 
         entry: dict[str, Any] = {"target": f"{target.kind}:{target.name}"}
         if target.kind == "schedule":
             try:  # resolved when the level fires, so a handoff during escalation is honoured
-                person = rotation.who(ops.oncall.spec_in(s, target.name, now), now)
+                person = rotation.who(ops.oncall._spec_in(s, target.name, now), now)
             except OpsnbError as exc:
                 results.append({**entry, "person": None, "error": str(exc)})
                 continue
@@ -213,17 +209,16 @@ def _fire_page(ops: Workbench, s: Session, timer: Timer, esc: Escalation, spec: 
         if not contacts:
             results.append({**entry, "error": "no contact method and the policy has no channel"})
             continue
-        sent = []
+        sent: list[dict[str, Any]] = []
         for i, (channel, tgt) in enumerate(contacts):
             key = f"esc{esc.id}:g{timer.generation}:r{timer.round}:l{timer.level}:{person}:{i}"
             body = (f"Paging {person} for {esc.incident_id} (level {timer.level + 1}, round {timer.round + 1} "
                     f"of {spec.repeat + 1}, policy {spec.name})\n\n{esc.body}").strip()
+            context: dict[str, Any] = {**esc.context, "incident_id": esc.incident_id, "person": person,
+                                       "level": timer.level + 1, "round": timer.round + 1, "escalation": esc.id}
             try:
-                did = ops.notify.send(channel=channel, target=tgt, subject=esc.subject, body=body, dedup_key=key,
-                                      context={**esc.context, "incident_id": esc.incident_id, "person": person,
-                                               "level": timer.level + 1, "round": timer.round + 1,
-                                               "escalation": esc.id},
-                                      session=s, now=now)
+                did = notify_hooks.record(ops, channel=channel, target=tgt, subject=esc.subject, body=body,
+                                          dedup_key=key, context=context, now=now)
             except OpsnbError as exc:  # a deleted or disabled channel: record it, page the others
                 sent.append({"channel": channel, "error": str(exc)[:300]})
                 continue
@@ -272,11 +267,11 @@ def _fire(ops: Workbench, tid: int, now: datetime) -> dict[str, Any] | None:
         assert timer is not None
         esc = s.get(Escalation, timer.escalation_id)
         assert esc is not None
-        spec = ops.oncall.policy_in(s, esc.policy_name)
+        spec = ops.oncall._policy_in(s, esc.policy_name)
         result: list[dict[str, Any]] = []
         if timer.kind == "page":
             deliveries, result = _fire_page(ops, s, timer, esc, spec, now)
-            ops.audit.record(s, action="oncall.page", target=esc.incident_id, actor="opsnb-scheduler",
+            ops.audit.record(action="oncall.page", target=esc.incident_id, actor="opsnb-scheduler",
                              params={"escalation": esc.id, "round": timer.round + 1, "level": timer.level + 1,
                                      "result": result})
             timeline.append(("page", {"escalation": esc.id, "round": timer.round + 1, "level": timer.level + 1,
@@ -284,7 +279,7 @@ def _fire(ops: Workbench, tid: int, now: datetime) -> dict[str, Any] | None:
                                       "result": result}))
         elif timer.kind == "exhaust":
             esc.status = "exhausted"  # the incident stays open; an ack still counts
-            ops.audit.record(s, action="oncall.exhausted", target=esc.incident_id, actor="opsnb-scheduler",
+            ops.audit.record(action="oncall.exhausted", target=esc.incident_id, actor="opsnb-scheduler",
                              params={"escalation": esc.id, "policy": esc.policy_name})
             timeline.append(("escalation", {"event": "exhausted", "escalation": esc.id,
                                             "policy": esc.policy_name}))
@@ -292,7 +287,7 @@ def _fire(ops: Workbench, tid: int, now: datetime) -> dict[str, Any] | None:
             esc.status, esc.generation = "active", esc.generation + 1
             esc.acked_at = esc.acked_by = None
             _chain(s, esc, spec, timer.due_at)
-            ops.audit.record(s, action="oncall.retrigger", target=esc.incident_id, actor="opsnb-scheduler",
+            ops.audit.record(action="oncall.retrigger", target=esc.incident_id, actor="opsnb-scheduler",
                              params={"escalation": esc.id, "generation": esc.generation})
             timeline.append(("escalation", {"event": "retrigger", "escalation": esc.id,
                                             "generation": esc.generation}))
@@ -308,15 +303,10 @@ def _fire(ops: Workbench, tid: int, now: datetime) -> dict[str, Any] | None:
 
 def _timeline(ops: Workbench, s: Session, incident_id: str, kind: str, at: datetime, actor: str,
               data: dict[str, Any]) -> None:
-    """Add an entry to the incident's timeline, in our transaction, when the incidents domain is present."""
-    if not module_exists("opsnb.incidents.service"):
-        return
-    add = getattr(ops.incidents, "add_timeline", None)
-    if add is None:
-        return
+    """Add an entry to the incident's timeline, in our transaction."""
     try:
         with s.begin_nested():
-            add(incident_id, kind=kind, at=at, actor=actor, data=data, session=s)
+            incident_hooks.add_timeline(ops, incident_id, kind=kind, at=at, actor=actor, data=data)
     except OpsnbError:
         pass  # an incident opsnb does not track (an external id): paging still happened
 

@@ -129,12 +129,12 @@ class OnCall:
         check_person(name)
         clean = self._check_contacts(contacts or [])
         with self._ops.db.session() as s:
-            self._ops.access.require("operator", action="oncall.create_person", session=s)
+            self._ops.access.require("operator", action="oncall.create_person")
             if s.get(Person, name) is not None:
                 raise Conflict(f"person {name!r} exists; use update_person", kind="person", key=name)
             s.add(Person(name=name, display_name=str(display_name)[:200], contacts=clean, created_at=utcnow(),
                          updated_at=utcnow()))
-            self._ops.audit.record(s, action="oncall.create_person", target=name, reason=reason,
+            self._ops.audit.record(action="oncall.create_person", target=name, reason=reason,
                                    params={"contacts": clean})
         return {"name": name, "display_name": display_name, "contacts": clean}
 
@@ -143,7 +143,7 @@ class OnCall:
         """Change someone's display name or contact methods (needs operator)."""
         clean = self._check_contacts(contacts) if contacts is not None else None
         with self._ops.db.session() as s:
-            self._ops.access.require("operator", action="oncall.update_person", session=s)
+            self._ops.access.require("operator", action="oncall.update_person")
             row = s.get(Person, name)
             if row is None:
                 raise NotFound(f"no person {name!r}", kind="person", key=name)
@@ -152,7 +152,7 @@ class OnCall:
             if clean is not None:
                 row.contacts = clean
             row.updated_at = utcnow()
-            self._ops.audit.record(s, action="oncall.update_person", target=name, reason=reason,
+            self._ops.audit.record(action="oncall.update_person", target=name, reason=reason,
                                    params={"contacts": row.contacts})
             return {"name": row.name, "display_name": row.display_name, "contacts": list(row.contacts)}
 
@@ -207,13 +207,13 @@ class OnCall:
         built = _layers_from(layers, members=members, rotation_kind=rotation, every=every,
                              first_handoff=first_handoff, handoff=handoff, tz_name=timezone)
         with self._ops.db.session() as s:
-            self._ops.access.require("operator", action="oncall.create_schedule", session=s)
+            self._ops.access.require("operator", action="oncall.create_schedule")
             if s.scalar(select(Schedule.id).where(Schedule.name == name)) is not None:
                 raise Conflict(f"schedule {name!r} exists; use update", kind="schedule", key=name)
             stored = [rot.layer_to_dict(x) for x in built]
             s.add(Schedule(name=name, timezone=timezone, description=str(description)[:2000], layers=stored,
                            created_at=utcnow(), created_by=self._ops.user, updated_at=utcnow()))
-            self._ops.audit.record(s, action="oncall.create_schedule", target=name, reason=reason,
+            self._ops.audit.record(action="oncall.create_schedule", target=name, reason=reason,
                                    params={"timezone": timezone, "layers": stored})
         return self.get(name)
 
@@ -221,7 +221,7 @@ class OnCall:
                description: str | None = None, reason: str = "") -> ScheduleInfo:
         """Change a schedule's zone, layers or description (needs operator). Overrides are kept."""
         with self._ops.db.session() as s:
-            self._ops.access.require("operator", action="oncall.update_schedule", session=s)
+            self._ops.access.require("operator", action="oncall.update_schedule")
             row = self._schedule_row(s, name)
             tz = timezone or row.timezone
             rot.zone(tz)
@@ -233,7 +233,7 @@ class OnCall:
             if description is not None:
                 row.description = str(description)[:2000]
             row.updated_at = utcnow()
-            self._ops.audit.record(s, action="oncall.update_schedule", target=name, reason=reason,
+            self._ops.audit.record(action="oncall.update_schedule", target=name, reason=reason,
                                    params={"timezone": tz, "layers": row.layers})
         return self.get(name)
 
@@ -278,7 +278,7 @@ class OnCall:
         with self._ops.db.session() as s:
             return self._spec(s, self._schedule_row(s, schedule), s0, e0)
 
-    def spec_in(self, s: Session, schedule: str, at: datetime) -> ScheduleSpec:
+    def _spec_in(self, s: Session, schedule: str, at: datetime) -> ScheduleSpec:
         """Like :meth:`spec` for one instant, inside the caller's transaction (paging uses it)."""
         return self._spec(s, self._schedule_row(s, schedule), at, at)
 
@@ -297,7 +297,7 @@ class OnCall:
         if (e0 - s0).days > MAX_OVERRIDE_DAYS:
             raise ValidationError(f"an override may cover at most {MAX_OVERRIDE_DAYS} days", field="end")
         with self._ops.db.session() as s:
-            self._ops.access.require("responder", action="oncall.add_override", session=s)
+            self._ops.access.require("responder", action="oncall.add_override")
             return self._add_override(s, self._schedule_row(s, schedule), person, s0, e0, reason)
 
     def _add_override(self, s: Session, row: Schedule, person: str, s0: datetime, e0: datetime,
@@ -306,21 +306,21 @@ class OnCall:
                              created_by=self._ops.user, created_at=utcnow())
         s.add(o)
         s.flush()
-        self._ops.audit.record(s, action="oncall.add_override", target=row.name, reason=reason,
+        self._ops.audit.record(action="oncall.add_override", target=row.name, reason=reason,
                                params={"id": o.id, "person": person, "start": s0.isoformat(), "end": e0.isoformat()})
         return int(o.id)
 
     def remove_override(self, schedule: str, override_id: int, *, reason: str = "") -> None:
         """Delete an override (needs responder)."""
         with self._ops.db.session() as s:
-            self._ops.access.require("responder", action="oncall.remove_override", session=s)
+            self._ops.access.require("responder", action="oncall.remove_override")
             row = self._schedule_row(s, schedule)
             o = s.get(ScheduleOverride, int(override_id))
             if o is None or o.schedule_id != row.id:
                 raise NotFound(f"no override {override_id} in schedule {schedule!r}", kind="override",
                                key=str(override_id))
             s.delete(o)
-            self._ops.audit.record(s, action="oncall.remove_override", target=schedule, reason=reason,
+            self._ops.audit.record(action="oncall.remove_override", target=schedule, reason=reason,
                                    params={"id": int(override_id), "person": o.person})
 
     def overrides(self, schedule: str, start: Any = None, end: Any = None) -> pd.DataFrame:
@@ -381,20 +381,20 @@ class OnCall:
         spec = policy_from_dict({"name": name, "levels": levels, "repeat": repeat, "ack_timeout": ack_timeout,
                                  "channel": channel})
         with self._ops.db.session() as s:
-            self._ops.access.require("operator", action="oncall.create_policy", session=s)
+            self._ops.access.require("operator", action="oncall.create_policy")
             if s.scalar(select(Policy.id).where(Policy.name == name)) is not None:
                 raise Conflict(f"escalation policy {name!r} exists; use update_policy", kind="policy", key=name)
             stored = policy_to_dict(spec)
             s.add(Policy(name=name, description=str(description)[:2000], spec=stored, created_at=utcnow(),
                          created_by=self._ops.user, updated_at=utcnow()))
-            self._ops.audit.record(s, action="oncall.create_policy", target=name, reason=reason, params=stored)
+            self._ops.audit.record(action="oncall.create_policy", target=name, reason=reason, params=stored)
         return stored
 
     def update_policy(self, name: str, *, levels: builtins.list[dict[str, Any]] | None = None, repeat: int | None = None,
                       ack_timeout: Any = "unchanged", channel: Any = "unchanged", reason: str = "") -> dict[str, Any]:
         """Change an escalation policy (needs operator). Running escalations keep their timers."""
         with self._ops.db.session() as s:
-            self._ops.access.require("operator", action="oncall.update_policy", session=s)
+            self._ops.access.require("operator", action="oncall.update_policy")
             row = s.scalar(select(Policy).where(Policy.name == name))
             if row is None:
                 raise NotFound(f"no escalation policy {name!r}", kind="policy", key=name)
@@ -409,16 +409,16 @@ class OnCall:
                 d["channel"] = channel
             stored = policy_to_dict(policy_from_dict(d))
             row.spec, row.updated_at = stored, utcnow()
-            self._ops.audit.record(s, action="oncall.update_policy", target=name, reason=reason, params=stored)
+            self._ops.audit.record(action="oncall.update_policy", target=name, reason=reason, params=stored)
         return stored
 
     def policy(self, name: str) -> PolicySpec:
         """An escalation policy as a value."""
         with self._ops.db.session() as s:
-            return self.policy_in(s, name)
+            return self._policy_in(s, name)
 
     @staticmethod
-    def policy_in(s: Session, name: str) -> PolicySpec:
+    def _policy_in(s: Session, name: str) -> PolicySpec:
         row = s.scalar(select(Policy).where(Policy.name == name)) if isinstance(name, str) else None
         if row is None:
             raise NotFound(f"no escalation policy {str(name)[:100]!r}", kind="policy", key=str(name)[:100])
@@ -445,7 +445,7 @@ class OnCall:
         t0 = to_utc(trigger_at, what="trigger_at") if trigger_at is not None else utcnow()
         ack = to_utc(ack_at, what="ack_at") if ack_at is not None else None
         with self._ops.db.session() as s:
-            spec = self.policy_in(s, policy)
+            spec = self._policy_in(s, policy)
             cache: dict[str, ScheduleSpec] = {}
 
             def resolve(schedule: str, at: datetime) -> str | None:
@@ -515,7 +515,7 @@ class OnCall:
         from opsnb.oncall.ical import parse_events
 
         with self._ops.db.session() as s:
-            self._ops.access.require("responder", action="oncall.import_ical", session=s)
+            self._ops.access.require("responder", action="oncall.import_ical")
             row = self._schedule_row(s, schedule)
             events = parse_events(text, default_tz=row.timezone)
             return [self._add_override(s, row, check_person(e.person), e.start, e.end,

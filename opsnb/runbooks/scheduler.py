@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, select, update
 
-from opsnb._modules import module_exists
 from opsnb.errors import Conflict, NotFound, ValidationError
 from opsnb.runbooks.models import Lease, ScheduleRecord
 from opsnb.store.types import utcnow
@@ -49,8 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MISSED_GRACE = timedelta(seconds=60)
 SERVICE_TICKS: tuple[str, ...] = ("alerts", "oncall", "notify", "slos")
-_SERVICE_MODULES = {"alerts": "opsnb.alerts.service", "oncall": "opsnb.oncall.service",
-                    "notify": "opsnb.notify.service", "slos": "opsnb.slo.service"}
 _ALIASES = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
             "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
 _MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
@@ -268,7 +265,7 @@ class Schedules:
             raise ValidationError(f"a schedule of real runs of {runbook!r} needs a reason", field="reason")
         start = now or utcnow()
         with self._wb.db.session() as s:
-            svc._authorize(rb, dry, reason, s)
+            svc._authorize(rb, dry, reason)
             if s.scalar(select(ScheduleRecord.id).where(ScheduleRecord.name == name)) is not None:
                 raise Conflict(f"schedule {name!r} exists already", kind="schedule", key=name)
             # Only what was given: the runbook's defaults may improve later.
@@ -279,7 +276,7 @@ class Schedules:
             rec.next_run_at = next_fire(rec, start) + timedelta(seconds=random.uniform(0, float(jitter)))
             s.add(rec)
             s.flush()
-            self._wb.audit.record(s, action="runbook.schedule.create", target=name,
+            self._wb.audit.record(action="runbook.schedule.create", target=name,
                                   params={"runbook": runbook, "cron": cron, "timezone": tz.key,
                                           "interval_s": interval, "dry_run": dry, **stored}, reason=reason)
             return _as_dict(rec)
@@ -306,7 +303,7 @@ class Schedules:
     def update(self, name: str, *, enabled: bool | None = None, reason: str = "") -> dict[str, Any]:
         """Enable or disable a schedule."""
         with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="runbook.schedule.update", session=s)
+            self._wb.access.require("responder", action="runbook.schedule.update")
             r = s.scalar(select(ScheduleRecord).where(ScheduleRecord.name == name))
             if r is None:
                 raise NotFound(f"no schedule {name!r}", kind="schedule", key=name)
@@ -314,18 +311,18 @@ class Schedules:
                 r.enabled = bool(enabled)
                 if enabled:
                     r.next_run_at = next_fire(r, utcnow())
-            self._wb.audit.record(s, action="runbook.schedule.update", target=name,
+            self._wb.audit.record(action="runbook.schedule.update", target=name,
                                   params={"enabled": enabled}, reason=reason)
             return _as_dict(r)
 
     def delete(self, name: str, *, reason: str = "") -> None:
         with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="runbook.schedule.delete", session=s)
+            self._wb.access.require("responder", action="runbook.schedule.delete")
             r = s.scalar(select(ScheduleRecord).where(ScheduleRecord.name == name))
             if r is None:
                 raise NotFound(f"no schedule {name!r}", kind="schedule", key=name)
             s.delete(r)
-            self._wb.audit.record(s, action="runbook.schedule.delete", target=name, params={}, reason=reason)
+            self._wb.audit.record(action="runbook.schedule.delete", target=name, params={}, reason=reason)
 
 
 # ----------------------------------------------------------------------------- leases
@@ -467,8 +464,6 @@ class Scheduler:
         if not acquire_lease(self._wb, "scheduler:services", self.holder, ttl=max(30.0, self.interval * 3), now=now):
             return out
         for name in SERVICE_TICKS:
-            if not module_exists(_SERVICE_MODULES[name]):
-                continue
             try:
                 svc = getattr(self._wb, name)
                 tick = getattr(svc, "tick", None)

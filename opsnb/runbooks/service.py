@@ -24,7 +24,6 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from opsnb._modules import module_exists
 from opsnb.errors import Conflict, NotFound, OpsnbError, ValidationError
 from opsnb.redact import REDACTED, redact
 from opsnb.runbooks.catalog import Catalog, Runbook
@@ -167,14 +166,14 @@ class Runbooks:
             raise ValidationError(f"runbook {name!r} mutates but has no dry-run path; fix it (opsnb runbook lint)")
         return rb, values, dry
 
-    def _authorize(self, rb: Runbook, dry: bool, reason: str, session: Any) -> None:
+    def _authorize(self, rb: Runbook, dry: bool, reason: str) -> None:
         if rb.mutating and not dry:
-            self._wb.access.require(rb.required_role, action=f"runbook.run {rb.name} (real run)", session=session)
+            self._wb.access.require(rb.required_role, action=f"runbook.run {rb.name} (real run)")
             if not reason.strip():
                 raise ValidationError(f"a real run of {rb.name!r} (risk {rb.risk}) needs a reason",
                                       runbook=rb.name)
         else:
-            self._wb.access.require("responder", action=f"runbook.run {rb.name}", session=session)
+            self._wb.access.require("responder", action=f"runbook.run {rb.name}")
 
     def resolve_targets(self, rb: Runbook, values: dict[str, Any]) -> builtins.list[str]:
         """The servers a run will touch: the target selector resolved against the inventory."""
@@ -184,21 +183,19 @@ class Runbooks:
         if selector in (None, "", []):
             raise ValidationError(f"runbook {rb.name!r}: invalid parameters:",
                                   [f"{rb.target}: a target selector is required"])
-        if module_exists("opsnb.servers.service"):
-            try:
-                servers = self._wb.fleet.select(selector)
-            except NotFound as exc:
-                raise ValidationError(f"runbook {rb.name!r}: invalid parameters:",
-                                      [f"{rb.target}: {exc}"]) from None
-            except ValidationError as exc:
-                raise ValidationError(f"runbook {rb.name!r}: invalid parameters:",
-                                      [f"{rb.target}: {exc}"]) from None
-            names = sorted(s.name for s in servers)
-            if not names:
-                raise ValidationError(f"runbook {rb.name!r}: invalid parameters:",
-                                      [f"{rb.target}: {selector!r} matches no server"])
-            return names
-        return [str(selector)]
+        try:
+            servers = self._wb.fleet.select(selector)
+        except NotFound as exc:
+            raise ValidationError(f"runbook {rb.name!r}: invalid parameters:",
+                                  [f"{rb.target}: {exc}"]) from None
+        except ValidationError as exc:
+            raise ValidationError(f"runbook {rb.name!r}: invalid parameters:",
+                                  [f"{rb.target}: {exc}"]) from None
+        names = sorted(s.name for s in servers)
+        if not names:
+            raise ValidationError(f"runbook {rb.name!r}: invalid parameters:",
+                                  [f"{rb.target}: {selector!r} matches no server"])
+        return names
 
     @staticmethod
     def _lock_keys(rb: Runbook, targets: builtins.list[str]) -> builtins.list[str]:
@@ -285,7 +282,7 @@ class Runbooks:
         keys = self._lock_keys(rb, targets)
         with self._wb.db.session() as s:
             if not _authorized:
-                self._authorize(rb, dry, reason, s)
+                self._authorize(rb, dry, reason)
             self._take_locks(s, keys, run_id, now + timedelta(seconds=limit + LOCK_GRACE_S))
             s.add(RunRecord(
                 id=run_id, runbook=rb.name, status="queued", trigger=trigger, trigger_ref=trigger_ref[:300],
@@ -294,8 +291,7 @@ class Runbooks:
                 failed_cell="", results={}, executor=str(self._wb.settings.executor), rerun_of=rerun_of,
                 incident_id=incident_id, cancel_requested=False,
             ))
-            self._wb.audit.record(
-                s, action="runbook.run", target=rb.name + (f" on {','.join(targets)}" if targets else ""),
+            self._wb.audit.record(action="runbook.run", target=rb.name + (f" on {','.join(targets)}" if targets else ""),
                 params={"run_id": run_id, "dry_run": dry, "trigger": trigger, **ledger_params},
                 reason=reason, actor=who, secret_keys=frozenset(rb.secret_params))
             if incident_id:
@@ -438,15 +434,12 @@ class Runbooks:
 
     def _link_incident(self, s: Any, incident_id: str, run_id: str, runbook: str, status: str, actor: str) -> None:
         """Add the run to the incident's timeline, in the caller's (already audited) transaction."""
-        if not module_exists("opsnb.incidents.service"):
-            return
-        add = getattr(self._wb.incidents, "add_timeline", None)
-        if add is None:
-            return
+        from opsnb.incidents import hooks as incident_hooks
+
         try:
             with s.begin_nested():
-                add(incident_id, kind="runbook_run", actor=actor,
-                    data={"run_id": run_id, "runbook": runbook, "status": status}, session=s)
+                incident_hooks.add_timeline(self._wb, incident_id, kind="runbook_run", actor=actor,
+                                            data={"run_id": run_id, "runbook": runbook, "status": status})
         except (OpsnbError, TypeError):
             pass  # a missing incident must not lose the run's ledger row
 
@@ -538,14 +531,14 @@ class Runbooks:
     def cancel(self, run_id: str, *, reason: str = "") -> dict[str, Any]:
         """Cancel a queued or running run: its kernel is killed, it ends ``cancelled``."""
         with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="runbook.cancel", session=s)
+            self._wb.access.require("responder", action="runbook.cancel")
             rec = s.get(RunRecord, run_id)
             if rec is None:
                 raise NotFound(f"no run {run_id!r}", kind="run", key=str(run_id))
             if rec.status in FINAL:
                 raise Conflict(f"run {run_id} already ended ({rec.status})", kind="run", key=run_id)
             rec.cancel_requested = True
-            self._wb.audit.record(s, action="runbook.cancel", target=run_id, params={"runbook": rec.runbook},
+            self._wb.audit.record(action="runbook.cancel", target=run_id, params={"runbook": rec.runbook},
                                   reason=reason)
         live = self._live.get(run_id)
         if live is not None:
@@ -584,7 +577,7 @@ class Runbooks:
             if rec is None:
                 raise NotFound(f"no run {run_id!r}", kind="run", key=str(run_id))
             role = self.catalog.get(rec.runbook).required_role if rec.runbook in self.catalog.names() else "admin"
-            self._wb.access.require(role, action=f"runbook.approve {rec.runbook}", session=s)
+            self._wb.access.require(role, action=f"runbook.approve {rec.runbook}")
             q = select(ApprovalRecord).where(ApprovalRecord.run_id == run_id, ApprovalRecord.status == "pending")
             if step is not None:
                 q = q.where(ApprovalRecord.step == step)
@@ -594,7 +587,7 @@ class Runbooks:
                                kind="approval", key=run_id)
             pending.status = "approved" if approve else "denied"
             pending.decided_by, pending.decided_at, pending.reason = self._wb.user, utcnow(), reason
-            self._wb.audit.record(s, action="runbook.approve" if approve else "runbook.deny", target=run_id,
+            self._wb.audit.record(action="runbook.approve" if approve else "runbook.deny", target=run_id,
                                   params={"runbook": rec.runbook, "step": pending.step}, reason=reason)
             return {"id": pending.id, "run_id": run_id, "step": pending.step, "status": pending.status,
                     "decided_by": pending.decided_by}

@@ -120,7 +120,7 @@ class Triggers:
                 raise
         dry = (dry_run is not False) if rb.mutating else False
         with self._wb.db.session() as s:
-            svc._authorize(rb, dry, reason, s)
+            svc._authorize(rb, dry, reason)
             if s.scalar(select(TriggerRecord.id).where(TriggerRecord.name == name)) is not None:
                 raise Conflict(f"trigger {name!r} exists already", kind="trigger", key=name)
             rec = TriggerRecord(name=name, runbook=runbook, match=match, params=params, dry_run=dry,
@@ -128,7 +128,7 @@ class Triggers:
                                 created_at=utcnow(), reason=reason)
             s.add(rec)
             s.flush()
-            self._wb.audit.record(s, action="runbook.trigger.create", target=name,
+            self._wb.audit.record(action="runbook.trigger.create", target=name,
                                   params={"runbook": runbook, "match": match, "params": params, "dry_run": dry},
                                   reason=reason)
             return _as_dict(rec)
@@ -143,12 +143,12 @@ class Triggers:
 
     def delete(self, name: str, *, reason: str = "") -> None:
         with self._wb.db.session() as s:
-            self._wb.access.require("responder", action="runbook.trigger.delete", session=s)
+            self._wb.access.require("responder", action="runbook.trigger.delete")
             r = s.scalar(select(TriggerRecord).where(TriggerRecord.name == name))
             if r is None:
                 raise NotFound(f"no trigger {name!r}", kind="trigger", key=name)
             s.delete(r)
-            self._wb.audit.record(s, action="runbook.trigger.delete", target=name, params={}, reason=reason)
+            self._wb.audit.record(action="runbook.trigger.delete", target=name, params={}, reason=reason)
 
     def matching(self, alert: dict[str, Any]) -> builtins.list[dict[str, Any]]:
         """Enabled triggers whose match accepts the alert's labels."""

@@ -201,8 +201,8 @@ class Fleet:
                 self._pool = None
 
     def _trusted_new_key(self, ep: Endpoint, kind: str, fingerprint: str) -> None:
-        with self._wb.db.session() as s:
-            self._wb.audit.record(s, action="fleet.hostkey.trust", target=ep.name,
+        with self._wb.db.session():
+            self._wb.audit.record(action="fleet.hostkey.trust", target=ep.name,
                                   params={"address": ep.address, "port": ep.port, "key_type": kind,
                                           "fingerprint": fingerprint},
                                   reason="trust-on-first-use (ssh_trust_on_first_use)")
@@ -271,14 +271,14 @@ class Fleet:
         fields = _clean({"name": name, "address": address, "port": port, "user": user, "labels": labels or {},
                          "platform": platform, "credential": credential, "proxy_jump": proxy_jump})
         with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="fleet.create", session=s)
+            self._wb.access.require("operator", action="fleet.create")
             if s.scalar(select(ServerRow.id).where(ServerRow.name == name)) is not None:
                 raise Conflict(f"server {name!r} exists already; use update", kind="server", key=name)
             now = utcnow()
             row = ServerRow(**fields, created_at=now, updated_at=now)
             s.add(row)
             s.flush()
-            self._wb.audit.record(s, action="fleet.create", target=name, params=fields, reason=reason)
+            self._wb.audit.record(action="fleet.create", target=name, params=fields, reason=reason)
             return Server.of(row)
 
     def update(self, name: str, *, reason: str = "", **fields: Any) -> Server:
@@ -289,7 +289,7 @@ class Fleet:
         """
         clean = _clean(fields, partial=True)
         with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="fleet.update", session=s)
+            self._wb.access.require("operator", action="fleet.update")
             row = s.scalar(select(ServerRow).where(ServerRow.name == name))
             if row is None:
                 raise NotFound(f"no server {name!r} in the inventory", kind="server", key=name)
@@ -301,19 +301,19 @@ class Fleet:
                 setattr(row, k, v)
             if changed:
                 row.updated_at = utcnow()
-                self._wb.audit.record(s, action="fleet.update", target=name, params=changed, reason=reason)
+                self._wb.audit.record(action="fleet.update", target=name, params=changed, reason=reason)
             return Server.of(row)
 
     def delete(self, name: str, *, reason: str = "") -> None:
         """Remove a server and its fact history (role operator; audited)."""
         with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="fleet.delete", session=s)
+            self._wb.access.require("operator", action="fleet.delete")
             row = s.scalar(select(ServerRow).where(ServerRow.name == name))
             if row is None:
                 raise NotFound(f"no server {name!r} in the inventory", kind="server", key=name)
             s.query(FactRow).filter(FactRow.server_id == row.id).delete()
             s.delete(row)
-            self._wb.audit.record(s, action="fleet.delete", target=name, params={"address": row.address},
+            self._wb.audit.record(action="fleet.delete", target=name, params={"address": row.address},
                                   reason=reason)
 
     def import_file(self, kind: str, path: str | os.PathLike[str], *, strict: bool = True,
@@ -364,7 +364,7 @@ class Fleet:
         by_name = {g["name"]: g for g in good}  # a later duplicate wins, as in Ansible
         with self._wb.db.session() as s:
             if check_role:
-                self._wb.access.require("operator", action="fleet.import", session=s)
+                self._wb.access.require("operator", action="fleet.import")
             existing = {r.name: r for r in s.scalars(select(ServerRow).where(ServerRow.name.in_(list(by_name))))} \
                 if by_name else {}
             now = utcnow()
@@ -382,7 +382,7 @@ class Fleet:
                 report.append({"name": name, "action": "updated" if changed else "unchanged",
                                "detail": ", ".join(sorted(changed))})
             counts = {a: sum(1 for r in report if r["action"] == a) for a in ("created", "updated", "unchanged")}
-            self._wb.audit.record(s, action="fleet.import", target=source,
+            self._wb.audit.record(action="fleet.import", target=source,
                                   params={**counts, "problems": len(inv.problems)}, reason=reason)
         report += [{"name": "", "action": "error", "detail": f"line {ln}: {m}" if ln else m} for ln, m in inv.problems]
         report += [{"name": "", "action": "warning", "detail": w} for w in inv.warnings]
@@ -441,9 +441,9 @@ class Fleet:
         """
         server = self.get(host)
         if mutating:
-            with self._wb.db.session() as s:
-                self._wb.access.require("operator", action="fleet.connect", session=s)
-                self._wb.audit.record(s, action="fleet.connect", target=host,
+            with self._wb.db.session():
+                self._wb.access.require("operator", action="fleet.connect")
+                self._wb.audit.record(action="fleet.connect", target=host,
                                       params={"address": server.address, "port": server.port}, reason=reason)
         return self.pool.connect(self._endpoint(server))
 
@@ -484,9 +484,9 @@ class Fleet:
         servers = self.select(selector)
         target = str(Selector.parse(selector))
         if mutating:
-            with self._wb.db.session() as s:
-                self._wb.access.require("operator", action="fleet.run", session=s)
-                self._wb.audit.record(s, action="fleet.run", target=target, reason=reason, params={
+            with self._wb.db.session():
+                self._wb.access.require("operator", action="fleet.run")
+                self._wb.audit.record(action="fleet.run", target=target, reason=reason, params={
                     "command": cmd, "sudo": sudo, "hosts": [x.name for x in servers], "timeout": timeout})
         from opsnb.servers.commands import DEFAULT_MAX_OUTPUT
 
@@ -499,8 +499,8 @@ class Fleet:
         df.attrs.update({"command": cmd, "selector": target})
         if mutating:
             failed = df[failed_mask(df)]
-            with self._wb.db.session() as s:
-                self._wb.audit.record(s, action="fleet.run.result", target=target, reason=reason, params={
+            with self._wb.db.session():
+                self._wb.audit.record(action="fleet.run.result", target=target, reason=reason, params={
                     "command": cmd, "ok": int(len(df) - len(failed)), "failed": int(len(failed)),
                     "results": {r.host: (r.error.split(":")[0] if isinstance(r.error, str) else int(r.exit_status))
                                 for r in df.itertuples()}})
@@ -591,9 +591,9 @@ class Fleet:
     def sftp_put(self, host: str, local: str | os.PathLike[str], remote: str, *, reason: str = "") -> None:
         """Copy ``local`` to a server (role operator; audited)."""
         server = self.get(host)
-        with self._wb.db.session() as s:
-            self._wb.access.require("operator", action="fleet.sftp_put", session=s)
-            self._wb.audit.record(s, action="fleet.sftp_put", target=host,
+        with self._wb.db.session():
+            self._wb.access.require("operator", action="fleet.sftp_put")
+            self._wb.audit.record(action="fleet.sftp_put", target=host,
                                   params={"local": str(local), "remote": remote}, reason=reason)
         with self.pool.connection(self._endpoint(server)) as conn:
             conn.put(local, remote)

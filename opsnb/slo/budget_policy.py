@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import select
 
-from opsnb._modules import module_exists
 from opsnb.errors import OpsnbError
 from opsnb.slo.models import BudgetStepTaken, TierState
 from opsnb.store.types import utcnow
@@ -89,7 +88,7 @@ def evaluate(ops: Workbench, slos: SLOs, at: datetime, *, dry_run: bool = False)
                                               action=step.action, result="taken")
                         s.add(rec)
                         s.flush()
-                        ops.audit.record(s, action="slo.budget_policy.step", target=name,
+                        ops.audit.record(action="slo.budget_policy.step", target=name,
                                          params={"policy": p.name, "step": step.name, "value": v,
                                                  "action": step.action, "at": at.isoformat()},
                                          reason=f"{step.name}: condition met at {at.isoformat()}")
@@ -99,12 +98,12 @@ def evaluate(ops: Workbench, slos: SLOs, at: datetime, *, dry_run: bool = False)
                         active[key].cleared_at = utcnow()
                         if (active[key].action or {}).get("kind") == "freeze-deploys":
                             thaw.append((name, slos[name].spec.service))
-                        ops.audit.record(s, action="slo.budget_policy.clear", target=name,
+                        ops.audit.record(action="slo.budget_policy.clear", target=name,
                                          params={"policy": p.name, "step": step.name, "value": v},
                                          reason="condition no longer met")
                         row["active"] = False
                     rows.append(row)
-    for name, service in thaw if module_exists("opsnb.deploys.service") else []:
+    for name, service in thaw:
         # the policy lifts only the freeze it set itself
         ops.deploys.unfreeze(service=service, source=f"slo:{name}", reason=f"error budget of SLO {name} recovered")
     for rec_id, name, action in todo:  # act after commit: a slow runbook must not hold the transaction
@@ -124,8 +123,6 @@ def _act(ops: Workbench, slo: str, service: str, action: dict[str, Any]) -> str:
     kind = action.get("kind")
     try:
         if kind == "runbook":
-            if not module_exists("opsnb.runbooks.service"):
-                return "recorded; runbooks domain not installed"
             # the runbooks domain decides dry run vs real run from the runbook's risk (dry by default)
             run = ops.runbooks.run(action["runbook"], params=dict(action.get("params") or {}), trigger="alert",
                                    trigger_ref=f"slo:{slo}", reason=f"error budget policy of SLO {slo}",
@@ -133,10 +130,7 @@ def _act(ops: Workbench, slo: str, service: str, action: dict[str, Any]) -> str:
             run_id = getattr(run, "run_id", None) or getattr(run, "id", None) or run
             return f"runbook {action['runbook']} started: {run_id}"
         if kind == "freeze-deploys":
-            freeze = getattr(ops.deploys, "freeze", None) if module_exists("opsnb.deploys.service") else None
-            if freeze is None:
-                return "recorded; deploys domain has no freeze"
-            freeze(service=service, reason=f"error budget policy of SLO {slo}", source=f"slo:{slo}")
+            ops.deploys.freeze(service=service, reason=f"error budget policy of SLO {slo}", source=f"slo:{slo}")
             return f"deploys of {service} frozen"
         return "recorded"
     except OpsnbError as exc:
@@ -205,24 +199,18 @@ def save_transitions(ops: Workbench, events: list[dict[str, Any]]) -> None:
                 s.add(TierState(slo=d["slo"], tier=d["tier"], firing=firing, since=at))
             else:
                 row.firing, row.since = firing, at
-            ops.audit.record(s, action=f"slo.alert.{'trigger' if firing else 'resolve'}", target=d["slo"],
+            ops.audit.record(action=f"slo.alert.{'trigger' if firing else 'resolve'}", target=d["slo"],
                              params={"tier": d["tier"], "window": d["window"], "burn_rate": d["burn_rate"],
                                      "at": at.isoformat()}, reason="tier state changed")
 
 
 def deliver(ops: Workbench, events: list[dict[str, Any]]) -> str:
-    """Hand events to the alerts domain when it exists; returns what was called."""
-    if not events or not module_exists("opsnb.alerts.service"):
+    """Hand events to the alerts domain; returns what was called ("none" for no events)."""
+    if not events:
         return "none"
-    alerts = ops.alerts
-    if callable(getattr(alerts, "ingest_slo", None)):
-        for e in events:
-            d = e["payload"]["custom_details"]
-            alerts.ingest_slo(slo=d["slo"], tier=d["severity"], burn_rate=float(d["burn_rate"] or 0.0),
+    for e in events:
+        d = e["payload"]["custom_details"]
+        ops.alerts.ingest_slo(slo=d["slo"], tier=d["severity"], burn_rate=float(d["burn_rate"] or 0.0),
                               window=d["window"] or "1h", firing=e["event_action"] == "trigger",
                               service=e["payload"]["component"] or None)
-        return "ingest_slo"
-    if callable(getattr(alerts, "ingest_events", None)):
-        alerts.ingest_events(events)
-        return "ingest_events"
-    return "none"
+    return "ingest_slo"

@@ -71,6 +71,25 @@ class Series:
     total: np.ndarray
 
 
+@dataclass(frozen=True)
+class BudgetBurn:
+    """The error budget one SLO burned between two instants.
+
+    Attributes:
+        start, end: The window [start, end).
+        budget_burned: Bad units in the window over the budget of the SLO period ending at
+            ``end`` (target's complement x valid units of that period): 0.25 is a quarter of it.
+        bad_events, total_events: Bad and valid units in the window (events, or minutes for a
+            time-slice SLO).
+    """
+
+    start: datetime
+    end: datetime
+    budget_burned: float
+    bad_events: float
+    total_events: float
+
+
 class SLO:
     """One SLO (``ops.slos["checkout-availability"]``)."""
 
@@ -106,6 +125,25 @@ class SLO:
     def report(self, at: datetime | str | None = None) -> SLOReport:
         """SLI, budget (events and time), burn rates, exhaustion and data quality at ``at`` (default now)."""
         return self._slos._reports([self], _as_utc(at, utcnow()))[0]
+
+    def budget_burned(self, *, start: datetime | str, end: datetime | str) -> BudgetBurn:
+        """The share of the error budget burned in [start, end): an incident's SLO impact.
+
+        The budget is that of the SLO period ending at ``end`` (for a calendar SLO, the
+        period that holds ``end``), so a burn of 1.0 used up a whole period's budget.
+        """
+        end_t = _as_utc(end, utcnow(), "end")
+        start_t = _as_utc(start, end_t, "start")
+        if start_t >= end_t:
+            raise ValidationError(f"budget_burned: start {start_t} is not before end {end_t}", field="start")
+        period = timedelta(seconds=float(self.spec.window.period_seconds(end_t)))
+        u, _, _, _ = self.units(min(start_t, end_t - period), end_t)
+        g_imp, t_imp = u.sums(_minute(start_t), _minute(end_t))
+        g_per, t_per = u.sums(_minute(end_t - period), _minute(end_t))
+        budget = sm.budget_fraction(self.spec.target) * t_per
+        bad = float(t_imp - g_imp)
+        return BudgetBurn(start=start_t, end=end_t, budget_burned=bad / budget if budget > 0 else float("nan"),
+                          bad_events=bad, total_events=float(t_imp))
 
     def units(self, start: datetime, end: datetime) -> tuple[sm.Units, np.ndarray, np.ndarray, int]:
         """Units over [start, end) with exclusions applied: (units, raw totals, excluded mask, good>total minutes)."""
@@ -276,8 +314,8 @@ class SLOs:
                 if problems:
                     raise ValidationError(f"{doc.source}: invalid SLI:", problems=problems, source=doc.source)
         d.mkdir(parents=True, exist_ok=True)
-        with self._ops.db.session() as s:
-            self._ops.audit.record(s, action="slo.load", target=",".join(names) or str(src),
+        with self._ops.db.session():
+            self._ops.audit.record(action="slo.load", target=",".join(names) or str(src),
                                    params={"files": [f.name for f in files]}, reason=reason)
             for f in files:
                 if f.resolve() != (d / f.name).resolve():
@@ -429,7 +467,7 @@ class SLOs:
                             reason=reason, created_by=self._ops.user, created_at=utcnow())
             s.add(row)
             s.flush()
-            self._ops.audit.record(s, action="slo.exclude", target=slo,
+            self._ops.audit.record(action="slo.exclude", target=slo,
                                    params={"id": row.id, "start": a.isoformat(), "end": z.isoformat(),
                                            "every": every, "timezone": timezone}, reason=reason)
             return int(row.id)
@@ -450,7 +488,7 @@ class SLOs:
             if row is None:
                 raise NotFound(f"no exclusion {exclusion_id}", kind="exclusion", key=str(exclusion_id))
             s.delete(row)
-            self._ops.audit.record(s, action="slo.exclusion.remove", target=row.slo,
+            self._ops.audit.record(action="slo.exclusion.remove", target=row.slo,
                                    params={"id": exclusion_id}, reason=reason)
 
     # ------------------------------------------------------------------ backtests

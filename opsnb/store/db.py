@@ -5,6 +5,10 @@ SQLite in the workspace by default (WAL, busy timeout, foreign keys, and
 upgrade); PostgreSQL for teams. Each domain owns its tables (``models.py``) and
 an Alembic branch of migrations (``<domain>/migrations/``); opening a database
 upgrades every branch to its head.
+
+A transaction is a unit of work (:meth:`Database.session`): a block opened while another is
+open on the same thread (or asyncio task) joins it, so one domain's service can call another's
+and both writes commit or roll back together, without a session passed between them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from opsnb._modules import module_exists
 from opsnb.config import mask_url
 from opsnb.errors import MigrationError, StoreError
 from opsnb.store.schema import DOMAINS, migration_dirs
@@ -33,6 +37,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+# id(Database) -> the session of the unit of work open in this context (thread or asyncio task).
+_UNITS: ContextVar[dict[int, Session]] = ContextVar("opsnb_units", default={})  # noqa: B039 - never mutated
+
+
 class Base(DeclarativeBase):
     """Declarative base of every opsnb table."""
 
@@ -42,9 +50,7 @@ class Base(DeclarativeBase):
 def import_models() -> MetaData:
     """Import every domain's models so ``Base.metadata`` knows all tables."""
     for domain in DOMAINS:
-        name = f"opsnb.{domain}.models"
-        if module_exists(name):
-            importlib.import_module(name)
+        importlib.import_module(f"opsnb.{domain}.models")
     return Base.metadata
 
 
@@ -118,9 +124,40 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed when the block ends, rolled back on any error."""
+        """A unit of work: committed when the outermost block ends, rolled back on any error.
+
+        A block opened inside another on the same thread joins the outer one (no commit of its
+        own): an error raised in it rolls the whole unit back unless the caller catches it inside
+        a savepoint (``with s.begin_nested(): ...``). On SQLite a second, independent transaction
+        on the same thread would only wait for the first one's lock, so joining is also what
+        keeps nested service calls from deadlocking.
+        """
+        units = _UNITS.get()
+        current = units.get(id(self))
+        if current is not None:
+            yield current
+            return
         with self._sessions() as s, s.begin():
-            yield s
+            token = _UNITS.set({**units, id(self): s})
+            try:
+                yield s
+            finally:
+                _UNITS.reset(token)
+
+    def current(self) -> Session | None:
+        """The session of the unit of work open in this context, or None."""
+        return _UNITS.get().get(id(self))
+
+    def require_unit(self, what: str) -> Session:
+        """The open unit's session; ``what`` (a cross-domain hook) may only run inside one.
+
+        Hooks skip role checks and auditing because their caller did both for the action that
+        needs them; outside a unit there is no such caller.
+        """
+        s = self.current()
+        if s is None:
+            raise StoreError(f"{what} runs only inside the caller's unit of work (ops.db.session())")
+        return s
 
     def upgrade(self) -> None:
         """Bring every domain's schema to its newest revision (no-op when current)."""

@@ -17,23 +17,12 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-# Domains that own tables, in dependency order. A domain listed here has
-# ``opsnb/<domain>/models.py`` and ``opsnb/<domain>/migrations/`` (an Alembic
-# branch labelled with the domain's name).
-DOMAINS: tuple[str, ...] = (
-    "access",
-    "audit",
-    "servers",
-    "deploys",
-    "incidents",
-    "slo",
-    "alerts",
-    "oncall",
-    "notify",
-    "runbooks",
-    "logs",
-    "postmortems",
-)
+from opsnb.domains import table_domains
+
+# Domains that own tables, in dependency order (from the domain table, opsnb/domains.py). Each has
+# ``opsnb/<domain>/models.py`` and ``opsnb/<domain>/migrations/`` (an Alembic branch labelled
+# with the domain's name).
+DOMAINS: tuple[str, ...] = table_domains()
 
 _ASSIGN = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
 

@@ -1,8 +1,7 @@
 """The opsnb Jupyter server extension: REST API and webhooks under ``/opsnb/api/v1``.
 
-Each module named in ``ROUTE_MODULES`` defines ``routes() -> list[(pattern, handler)]``
-with patterns relative to ``/opsnb/api/v1``; modules that do not exist yet are
-skipped. ``opsnb up`` enables this extension; so can
+Each route module named by the domain table (``opsnb/domains.py``, a row's ``api``)
+defines ``routes() -> list[(pattern, handler)]`` with patterns relative to ``/opsnb/api/v1``. ``opsnb up`` enables this extension; so can
 ``--ServerApp.jpserver_extensions='{"opsnb.web": true}'``.
 """
 
@@ -13,18 +12,10 @@ import importlib
 import sys
 from typing import Any
 
-from opsnb._modules import module_exists
+from opsnb.domains import preload_modules, route_modules
 
 API_PREFIX = "/opsnb/api/v1"
-ROUTE_MODULES: tuple[str, ...] = (
-    "opsnb.web.health",
-    "opsnb.web.alerts",
-    "opsnb.web.incidents",
-    "opsnb.web.oncall",
-    "opsnb.web.notify",
-    "opsnb.web.runbooks",
-    "opsnb.web.slos",
-)
+ROUTE_MODULES: tuple[str, ...] = route_modules()
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -35,23 +26,20 @@ def all_routes() -> list[tuple[str, Any]]:
     """Every (pattern, handler) of the API, with the prefix applied."""
     out: list[tuple[str, Any]] = []
     for name in ROUTE_MODULES:
-        if module_exists(name):
-            for pattern, handler in importlib.import_module(name).routes():
-                out.append((API_PREFIX + pattern, handler))
+        for pattern, handler in importlib.import_module(name).routes():
+            out.append((API_PREFIX + pattern, handler))
     return out
 
 
 # Services the handlers and the alert ticker use. Imported while the server starts, not on first
 # use: a first import of pandas in the ticker's thread held the GIL in C code for long stretches
 # and stalled the event loop (webhook p99 went from tens of ms to over a second).
-PRELOAD: tuple[str, ...] = ("opsnb.alerts.service", "opsnb.incidents.service", "opsnb.notify.service",
-                            "opsnb.oncall.service", "opsnb.runbooks.service", "opsnb.store.db")
+PRELOAD: tuple[str, ...] = preload_modules()
 
 
 def _preload() -> None:
     for name in PRELOAD:
-        if module_exists(name):
-            importlib.import_module(name)
+        importlib.import_module(name)
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:

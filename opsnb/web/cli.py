@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +11,10 @@ from opsnb.cliutil import pass_ops
 
 
 def _start_scheduler(ops: Any) -> Any:
-    """Start the runbook scheduler in this process when the runbooks domain ships one."""
-    from opsnb._modules import module_exists
+    """Start the runbook scheduler in this process."""
+    from opsnb.runbooks.scheduler import start_background
 
-    if not module_exists("opsnb.runbooks.scheduler"):
-        return None
-    mod = importlib.import_module("opsnb.runbooks.scheduler")
-    starter = getattr(mod, "start_background", None)
-    return starter(ops) if callable(starter) else None
+    return start_background(ops)
 
 
 @click.command("up")

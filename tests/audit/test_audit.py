@@ -13,13 +13,13 @@ from opsnb.workbench import Workbench
 
 def _append(ops: Workbench, n: int, prefix: str = "a") -> None:
     for i in range(n):
-        with ops.db.session() as s:
-            ops.audit.record(s, action="test.do", target=f"{prefix}{i}", params={"i": i})
+        with ops.db.session():
+            ops.audit.record(action="test.do", target=f"{prefix}{i}", params={"i": i})
 
 
 def test_records_are_redacted_and_listed(ops: Workbench) -> None:
-    with ops.db.session() as s:
-        ops.audit.record(s, action="fleet.run", target="role=web",
+    with ops.db.session():
+        ops.audit.record(action="fleet.run", target="role=web",
                          params={"command": ["df", "-h"], "password": "hunter2",
                                  "url": "postgresql://u:pw@db/x", "nested": {"api_token": "t0k"}},
                          reason="disk alert")
@@ -34,8 +34,8 @@ def test_records_are_redacted_and_listed(ops: Workbench) -> None:
 
 def test_record_rolls_back_with_the_change(ops: Workbench) -> None:
     before = ops.audit.verify().checked
-    with pytest.raises(RuntimeError), ops.db.session() as s:
-        ops.audit.record(s, action="x.y", target="t")
+    with pytest.raises(RuntimeError), ops.db.session():
+        ops.audit.record(action="x.y", target="t")
         raise RuntimeError("the audited change failed")
     assert ops.audit.verify().checked == before and ops.audit.verify().ok
 

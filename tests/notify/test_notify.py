@@ -164,8 +164,10 @@ def test_claimed_delivery_of_dead_process_is_retried_after_lease(ops: Workbench)
     register(_Crash)
     _Crash.crash = True
     ops.notify.create_channel(name="c", kind="test-crash")
-    with ops.db.session() as s:  # record only, as another domain does inside its transaction
-        did = ops.notify.send(channel="c", subject="x", session=s, now=T0)
+    from opsnb.notify import hooks
+
+    with ops.db.session():  # record only, as another domain does inside its unit of work
+        did = hooks.record(ops, channel="c", subject="x", now=T0)
     assert ops.notify.get(did)["status"] == "pending"
     with pytest.raises(KeyboardInterrupt):
         ops.notify.tick(now=T0)

@@ -331,10 +331,6 @@ def test_day_cache_sees_late_segments_and_other_workspaces(ops_sqlite, slo_file,
 
 
 def test_firing_tiers_become_alerts_in_the_alerts_domain(ops, slo_file) -> None:
-    from opsnb._modules import module_exists
-
-    if not module_exists("opsnb.alerts.service"):
-        pytest.skip("the alerts domain is not in this checkout")
     slo_file(ops.slos.directory)
     write_traffic(ops, minutes=3 * 1440, per_minute=10, errors=[("checkout", T0 + D, T0 + D + H, 1.0)])
     sent = ops.slos.sync_alerts(T0 + D + timedelta(minutes=30))
@@ -399,10 +395,6 @@ def test_closed_days_counts_are_shared_through_the_workspace_cache(ops_sqlite, s
 
 
 def test_budget_policy_runbook_step_goes_through_the_runbooks_domain(ops_sqlite, slo_file) -> None:
-    from opsnb._modules import module_exists
-
-    if not module_exists("opsnb.runbooks.service"):
-        pytest.skip("the runbooks domain is not in this checkout")
     slo_file(ops_sqlite.slos.directory)
     (ops_sqlite.slos.directory / "budget.yaml").write_text(
         BUDGET_POLICY.replace("{kind: record, message: run the triage runbook}",
