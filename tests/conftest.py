@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from opsnb.workbench import Workbench, connect
+from tests.hermetic import outside_reads_guard  # noqa: F401  (autouse: no test reads beside the checkout)
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / "tests" / "data"  # everything tests read ships here
