@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from opsnb import bounded
 from opsnb.alerts.matchers import LABEL_NAME
 from opsnb.errors import ParseError, ValidationError
 
@@ -192,10 +193,7 @@ def load_json(payload: Any, source: str) -> tuple[Any, str]:
         except UnicodeDecodeError as exc:
             raise ParseError(f"{source} payload is not UTF-8: {exc}", source=source) from None
     if isinstance(payload, str):
-        try:
-            return json.loads(payload), payload
-        except ValueError as exc:
-            raise ParseError(f"{source} payload is not JSON: {exc}", source=source) from None
+        return bounded.load_json(payload, source=f"{source} payload", max_bytes=len(payload)), payload
     try:
         return payload, json.dumps(payload, ensure_ascii=False, default=_iso)
     except (TypeError, ValueError) as exc:

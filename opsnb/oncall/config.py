@@ -32,8 +32,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from opsnb.bounded import load_yaml
 from opsnb.errors import ParseError, ValidationError
 from opsnb.oncall import rotation
 from opsnb.oncall.escalation import policy_from_dict
@@ -63,13 +62,7 @@ def load(path: str | Path) -> dict[str, Any]:
 
 def parse(text: str, *, source: str = "<text>") -> dict[str, Any]:
     """Parse and check on-call YAML text (safe loader: no tags, no objects)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ParseError(f"{source}: malformed YAML{f' at line {line}' if line else ''}: "
-                         f"{getattr(exc, 'problem', exc)}", source=source, line=line) from None
+    data = load_yaml(text, source=source)  # safe loader, with size, depth and alias limits
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from opsnb.bounded import load_yaml
 from opsnb.errors import ParseError, ValidationError
 from opsnb.redact import is_secret_key
 from opsnb.servers.selectors import GROUPS_LABEL
@@ -317,12 +318,7 @@ def parse_ansible_ini(text: str, source: str = "<ini>") -> InventoryFile:
 def parse_ansible_yaml(text: str, source: str = "<yaml>") -> InventoryFile:
     """Parse an Ansible YAML inventory (``all: {hosts, vars, children}``, nested groups)."""
     inv = InventoryFile(source)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ParseError(f"{source}: not valid YAML: {exc}", source=source, line=line) from None
+    data = load_yaml(text, source=source)  # safe loader, with size, depth and alias limits
     if data is None:
         return inv
     if not isinstance(data, dict):

@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from opsnb.errors import ParseError, ValidationError
+from opsnb.bounded import load_yaml_all
+from opsnb.errors import ValidationError
 
 OPENSLO = "openslo/v1"
 OPSNB = "opsnb.io/v1"
@@ -441,14 +442,7 @@ def parse_text(text: str, source: str = "<string>") -> list[Document]:
         ValidationError: A document breaks the OpenSLO schema; every problem is listed, each
             naming the file, the object and the field.
     """
-    try:
-        raws = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        what = getattr(exc, "problem", None) or str(exc)
-        raise ParseError(f"{source}{f':{line}' if line else ''}: malformed YAML: {what}",
-                         source=source, line=line) from None
+    raws = [d for d in load_yaml_all(text, source=source) if d is not None]  # size, depth, alias limits
     docs: list[Document] = []
     problems: list[str] = []
     for i, raw in enumerate(raws, 1):

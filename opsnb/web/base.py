@@ -87,10 +87,9 @@ class ApiHandler(web.RequestHandler):
 
     def json_body(self) -> Any:
         """The request body parsed as JSON; a ParseError (400) names what is wrong and where."""
-        try:
-            return json.loads(self.request.body or b"")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ParseError(f"request body is not JSON: {exc}", source="body") from None
+        from opsnb.bounded import load_json
+
+        return load_json(self.request.body or b"", source="request body")
 
     def json_object(self, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
         """The body as a JSON object with only ``allowed`` keys and every ``required`` one; all problems listed."""

@@ -96,3 +96,11 @@ def test_only_refusals_and_errors_reach_the_request_log(server: tuple[str, Any],
     logged = [r.getMessage() for r in caplog.records if r.name == "tornado.access"]
     assert len(logged) == 2, logged
     assert logged[0].startswith("401 POST") and logged[1].startswith("404 POST")
+
+
+def test_hostile_json_bodies_get_a_400_not_a_500(server: tuple[str, Any]) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for body in (b"[" * 400 + b"]" * 400, b'{"a":' * 100 + b"1" + b"}" * 100, b"\xff"):
+        r = call(server, "/echo", "POST", body, auth)
+        assert r.code == 400, (body[:20], r.code, r.body)
+        assert "request body" in json.loads(r.body)["error"]
