@@ -71,7 +71,7 @@ def test_derived_lists_follow_the_table() -> None:
     from opsnb.web import PRELOAD, ROUTE_MODULES
 
     assert set(COMMANDS) >= {"incident", "fleet", "slo", "runbook", "scheduler", "up", "demo", "lake", "user"}
-    assert TABLE_DOMAINS == tuple(d.package for d in DOMAINS if d.tables)
+    assert tuple(d.package for d in DOMAINS if d.tables) == TABLE_DOMAINS
     assert ROUTE_MODULES[0] == "opsnb.web.health"
     assert set(ROUTE_MODULES) == {f"opsnb.web.{d.api}" for d in DOMAINS if d.api}
     assert "opsnb.alerts.service" in PRELOAD and "opsnb.store.db" in PRELOAD
