@@ -188,27 +188,55 @@ def start(workspace: Path, *, port: int, root_dir: Path, dashboards_dir: str = "
 
 
 def serve_forever(server: Server, *, echo: Callable[[str], None] = print) -> int:
-    """Wait until SIGINT/SIGTERM or the child's own exit, then stop everything. Returns an exit status."""
+    """Wait until SIGINT, SIGTERM, SIGHUP, a broken stdout or the child's own exit, then stop everything.
+
+    Closing the terminal (SIGHUP) or the reader of a piped stdout going away must stop Jupyter as
+    Ctrl-C does: otherwise it is orphaned, holding the port. Returns an exit status.
+    """
     stopping = {"signal": 0}
 
     def on_signal(signum: int, _frame: Any) -> None:
         stopping["signal"] = signum
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    def say(text: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # stdout may be the broken pipe itself
+            echo(text)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    reason = ""
     try:
         while not stopping["signal"] and server.process.poll() is None:
+            if stdout_gone():
+                reason = "stdout closed"
+                break
             time.sleep(0.2)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-    if stopping["signal"]:
-        echo(f"stopping ({signal.Signals(stopping['signal']).name})...")
+    if stopping["signal"] or reason:
+        say(f"stopping ({reason or signal.Signals(stopping['signal']).name})...")
         server.stop()
-        echo("stopped")
+        say("stopped")
         return 0
     server.stop()
-    echo(f"the Jupyter server exited with status {server.process.returncode}:\n{server.log_tail()}")
+    say(f"the Jupyter server exited with status {server.process.returncode}:\n{server.log_tail()}")
     return 1
+
+
+def stdout_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reader has gone (poll reports an error or hang-up on it)."""
+    import select
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode) and not stat.S_ISSOCK(os.fstat(fd).st_mode):
+            return False  # a terminal's hang-up arrives as SIGHUP; a file never goes away
+        poller = select.poll()
+        poller.register(fd, select.POLLERR | select.POLLHUP)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 # ------------------------------------------------------------ server extension

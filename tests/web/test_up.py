@@ -67,7 +67,8 @@ def test_up_serves_lab_voila_and_api_then_stops_cleanly_on_sigint(ws: Path) -> N
         lab = next(ln.split()[-1] for ln in lines if "JupyterLab" in ln)
         assert lab.startswith(f"http://127.0.0.1:{port}/lab?token=") and len(lab.split("token=")[1]) >= 32
         status, body = _get(f"http://127.0.0.1:{port}/opsnb/api/v1/health")
-        assert status == 200 and json.loads(body)["workspace"] == str(ws.resolve())
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        assert str(ws) not in body.decode()  # the unauthenticated health check names no path
         status, body = _get(lab)
         assert status == 200 and b"JupyterLab" in body
         status, _ = _get(f"http://127.0.0.1:{port}/lab")  # no token: sent to the login page
@@ -113,3 +114,34 @@ def test_hermetic_environment_and_argv(tmp_path: Path) -> None:
     argv = server_argv(port=1234, root_dir=tmp_path, allow_root=False)
     assert "--ServerApp.ip=127.0.0.1" in argv and "--allow-root" not in argv and "t0k" not in " ".join(argv)
     assert "--allow-root" in server_argv(port=1234, root_dir=tmp_path, allow_root=True)
+
+
+def test_up_refuses_a_workspace_that_does_not_exist(tmp_path: Path) -> None:
+    typo = tmp_path / "worksapce"
+    res = subprocess.run([sys.executable, "-m", "opsnb", "-w", str(typo), "up", "--no-browser"], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "does not exist" in res.stderr and "opsnb demo" in res.stderr, res.stderr
+    assert "--create" in res.stderr and not typo.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["sighup", "closed pipe"])
+def test_up_stops_jupyter_when_the_terminal_or_pipe_goes(ws: Path, how: str) -> None:
+    port = free_port()
+    proc = _start(ws, port)
+    try:
+        _wait_up(proc, port)
+        if how == "sighup":
+            proc.send_signal(signal.SIGHUP)
+        else:
+            assert proc.stdout is not None
+            proc.stdout.close()  # the reader of `opsnb up | ...` went away
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            pytest.fail(f"opsnb up kept running after {how}")
+    deadline = time.monotonic() + 10
+    while not port_free(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert port_free(port), f"Jupyter still holds port {port} after {how}"
