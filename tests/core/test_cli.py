@@ -64,3 +64,17 @@ def test_every_registered_command_has_an_example_in_its_help() -> None:
         assert cmd is not None, name
         missing += walk(cmd, f"opsnb {name}")
     assert missing == []
+
+
+def test_a_command_that_creates_a_workspace_says_so_once(tmp_path: Path) -> None:
+    ws = tmp_path / "new-ws"
+    run = [sys.executable, "-m", "opsnb", "-w", str(ws), "incident", "list"]
+    first = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0 and f"created a new, empty workspace at {ws}" in first.stderr
+    second = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0 and "created" not in second.stderr
+
+
+def test_a_mistyped_command_gets_a_suggestion() -> None:
+    res = subprocess.run([sys.executable, "-m", "opsnb", "incdent"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "Did you mean 'incident'?" in res.stderr
