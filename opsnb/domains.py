@@ -61,7 +61,7 @@ class Domain:
 
 
 DOMAINS: tuple[Domain, ...] = (
-    Domain("store", commands=("lake",)),
+    Domain("store", "store", "Store", commands=("lake",)),
     Domain("access", "access", "Access", commands=("user",), tables=True),
     Domain("audit", "audit", "Audit", commands=("audit",), tables=True),
     Domain("servers", "fleet", "Fleet", commands=("fleet",), tables=True, demo=True),

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from opsnb.slo.service import SLOs
     from opsnb.store.db import Database
     from opsnb.store.lake import Lake
+    from opsnb.store.service import Store
     from opsnb.traces.service import Traces
 
 # attribute -> "module:Class", from the domain table. Each domain's service takes the Workbench.
@@ -125,6 +126,7 @@ class Workbench:
         return Lake(self.workspace / "lake")
 
     # One property per row of the domain table with a service (a test keeps the two equal).
+    store: _Service[Store] = _Service()
     access: _Service[Access] = _Service()
     audit: _Service[Audit] = _Service()
     fleet: _Service[Fleet] = _Service()

@@ -43,9 +43,8 @@ def compact(ops: Workbench, tables: tuple[str, ...], min_segments: int | None) -
     Example:
         opsnb lake compact --table logs
     """
-    n = min_segments or int(ops.settings.lake_compact_min_segments)
-    for table, days in ops.lake.maintain(tables=tables or None, min_segments=n, retention_days=None).items():
-        click.echo(f"{table}: {days['compacted']} days compacted")
+    for table, n in ops.store.compact(tables=tables, min_segments=min_segments).items():
+        click.echo(f"{table}: {n} days compacted")
 
 
 @cli.command("retain")
@@ -59,6 +58,5 @@ def retain(ops: Workbench, days: int | None, tables: tuple[str, ...]) -> None:
     Example:
         opsnb lake retain --days 30
     """
-    keep = days or int(ops.settings.retention_days)
-    for table, res in ops.lake.maintain(tables=tables or None, min_segments=None, retention_days=keep).items():
-        click.echo(f"{table}: {len(res['deleted'])} days deleted")
+    for table, deleted in ops.store.retain(days=days, tables=tables).items():
+        click.echo(f"{table}: {len(deleted)} days deleted")

@@ -211,3 +211,10 @@ def test_pages_and_acks_reach_the_incident_timeline(ops: Workbench, rx: HttpRece
     assert mine["at"].tolist() == [m(0), m(30), m(31)]
     assert [d["notified"] for d in mine["data"][:2]] == [["alice"], ["carol"]]
     assert mine["actor"].tolist()[-1] == "carol"
+
+
+def test_an_acknowledgement_is_audited_even_when_nothing_was_paged(ops: Workbench) -> None:
+    out = ops.oncall.acknowledge("INC-404", at=T0)
+    assert out["escalations"] == 0
+    rec = ops.audit.list(action="oncall.acknowledge")
+    assert len(rec) == 1 and rec.iloc[0]["target"] == "INC-404" and rec.iloc[0]["actor"] == "tester"
