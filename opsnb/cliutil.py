@@ -334,7 +334,7 @@ def _cell(col: str, v: Any) -> str:
         return ""
     c = col.lower()
     if isinstance(v, bool):
-        s = "yes" if v else "no"
+        s = str(v)
     elif isinstance(v, timedelta):
         s = format_duration(v.total_seconds())
     elif isinstance(v, int | float) and (c in _SECONDS_NAMES or c.endswith(_SECONDS_SUFFIXES)):

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from opsnb.alerts.cli import parse_when
-from opsnb.cliutil import emit, format_option, pass_ops
+from opsnb.cliutil import emit, emit_record, format_option, pass_ops
 
 SEVS = click.Choice(["SEV1", "SEV2", "SEV3", "SEV4"])
 
@@ -58,8 +58,7 @@ def show_cmd(ops: Any, incident_id: str, fmt: str) -> None:
     if fmt == "json":
         emit(d, fmt)
     else:
-        for k, v in d.items():
-            click.echo(f"{k:24} {'' if v is None else v}")
+        emit_record(d)
 
 
 @cli.command("create")

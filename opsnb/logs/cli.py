@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, format_option, pass_ops
+from opsnb.cliutil import emit, emit_json, format_option, pass_ops
 
 FORMAT_CHOICES = ["auto", "jsonl", "journald", "otlp", "logfmt", "syslog5424", "syslog3164", "access", "plain"]
 
@@ -203,12 +203,12 @@ def window_cmd(ops: Any, around: str, service: str | None, before: str, after: s
     """
     w = ops.logs.window(around, service=service, before=before, after=after, baseline=baseline)
     if fmt == "json":
-        click.echo(json.dumps({
+        emit_json({
             "summary": w.summary(),
             "per_minute": w.error_rate.merge(w.latency, on="time").to_dict(orient="records"),
             "patterns": w.patterns.to_dict(orient="records"), "errors": w.errors.to_dict(orient="records"),
             "trace_ids": w.trace_ids.to_dict(orient="records"), "deploys": w.deploys.to_dict(orient="records"),
-            "notes": w.notes}, default=str))
+            "notes": w.notes})
         return
     emit(w.error_rate.merge(w.latency, on="time"), "table",
          columns=["time", "total", "errors", "error_ratio", "p50", "p99"])

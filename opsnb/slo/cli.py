@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, format_option, pass_ops
+from opsnb.cliutil import emit, emit_json, emit_record, format_option, pass_ops
 
 
 @click.group("slo")
@@ -52,18 +51,17 @@ def report_cmd(ops: Any, name: str | None, at: str | None, fmt: str) -> None:
     """
     reports = ops.slos.reports(at, [name] if name else None)
     if fmt == "json":
-        click.echo(json.dumps([r.as_dict() for r in reports] if not name else reports[0].as_dict(), default=str))
+        emit_json([r.as_dict() for r in reports] if not name else reports[0].as_dict())
         return
     for r in reports:
         d = r.as_dict()
         burns = d.pop("burn_rates")
         dq = d.pop("data_quality")
         issues = d.pop("issues")
-        rows = [{"field": k, "value": v} for k, v in d.items()]
-        rows += [{"field": f"burn {k}", "value": v} for k, v in burns.items()]
-        rows += [{"field": f"data {k}", "value": v} for k, v in dq.items()]
-        rows += [{"field": "issue", "value": i} for i in issues]
-        emit(rows, "table")
+        d.update({f"burn {k}": v for k, v in burns.items()})
+        d.update({f"data {k}": v for k, v in dq.items()})
+        d.update({f"issue {i}": v for i, v in enumerate(issues, 1)})
+        emit_record(d)
         click.echo("")
 
 
