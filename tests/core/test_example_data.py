@@ -155,3 +155,11 @@ def test_alert_and_incident_rules(ws: Path, ops: Workbench) -> None:
     ops.alerts.tick()
     incs = ops.incidents.list()
     assert len(incs) == 1 and incs["severity"].iloc[0] == "SEV2"
+
+
+def test_the_example_alertmanager_webhook(ws: Path, ops: Workbench) -> None:
+    out = opsnb_cli(ws, "alerts", "ingest", "--source", "alertmanager", str(DATA / "alertmanager-webhook.json"))
+    assert out.strip()
+    alerts = ops.alerts.list()
+    assert sorted(alerts["alertname"]) == ["HighErrorRate", "HighLatency"]
+    assert set(alerts["service"]) == {"checkout"} and set(alerts["status"]) == {"firing"}
