@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -27,6 +27,7 @@ COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
 VERSION_BAD = re.compile(r"[\x00-\x1f\x7f]")
 COLUMNS = ["id", "service", "env", "version", "previous_version", "commit", "actor", "status",
            "started_at", "finished_at", "rollback_of", "reason"]
+PROD_ENVS = ("prod", "production")  # environments whose deploys reach real traffic
 
 
 def _check_time(name: str, value: Any, problems: list[str]) -> None:
@@ -332,3 +333,37 @@ class Deploys:
         out = df.assign(at=df["started_at"], kind=kind,
                         label=df["service"] + " " + df["version"].astype(str))
         return out[["at", "service", "env", "version", "label", "kind", "status", "id"]].reset_index(drop=True)
+
+    def suspects(self, *, service: str | None = None, before: Any, within: Any = "6h",
+                 env: str | None = None) -> pd.DataFrame:
+        """Deploys that could have caused what began at ``before``: prod first, then the closest.
+
+        A deploy is a suspect when it started in ``[before - within, before]``. Production
+        deploys (``prod``/``production``) rank ahead of every other environment, because only
+        they reach the traffic that failed; a staging deploy of the same version is evidence,
+        not the cause. Within an environment class the deploy that started closest to
+        ``before`` ranks first. Rollback records and deploys that were rolled back are flagged:
+        a rolled-back deploy is what someone already judged bad.
+
+        Args:
+            service: Only this service's deploys (default every service).
+            before: The instant the trouble began (a datetime, ISO text, ``now``, ``-1h``).
+            within: How far back to look (``"6h"``, ``"1d"``).
+            env: Only this environment (default all, prod ranked first).
+
+        Returns:
+            The :meth:`list` columns plus ``rank`` (1 is the prime suspect), ``prod``,
+            ``minutes_before``, ``is_rollback`` and ``rolled_back``, best suspect first.
+        """
+        from opsnb.timeparse import parse_duration, parse_instant
+
+        t = parse_instant(before, name="before")
+        span = parse_duration(within, name="within")
+        df = self.list(service=service, env=env, since=t - span, until=t + timedelta(microseconds=1))
+        df = df.assign(prod=df["env"].str.lower().isin(PROD_ENVS),
+                       minutes_before=((t - df["started_at"]).dt.total_seconds() / 60.0).round(2),
+                       is_rollback=df["rollback_of"].notna(),
+                       rolled_back=df["status"].eq("rolled_back"))
+        df = df.sort_values(["prod", "minutes_before", "id"], ascending=[False, True, True], kind="stable")
+        df.insert(0, "rank", range(1, len(df) + 1))
+        return df.reset_index(drop=True)

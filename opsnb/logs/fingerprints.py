@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from opsnb.errors import ValidationError
+from opsnb.logs.error_event import ERROR_SQL
 from opsnb.logs.patterns import mask
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ def _error_events(ops: Any, start: datetime, end: datetime, service: str | None,
                   limit: int = 500_000) -> pd.DataFrame:
     if start >= end:
         raise ValidationError(f"errors window must have start < end ({start} >= {end})", field="start")
-    where = ("Timestamp >= $lo AND Timestamp < $hi AND (SeverityNumber >= 17 OR HttpStatus >= 500)")
+    where = f"Timestamp >= $lo AND Timestamp < $hi AND {ERROR_SQL}"
     params: dict[str, Any] = {"lo": start, "hi": end}
     if service:
         where += " AND ServiceName = $svc"

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from opsnb.errors import ValidationError
+from opsnb.logs.error_event import ERROR_SQL  # the one definition of an error event
 from opsnb.store.lake import SCHEMAS
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from opsnb.store.lake import Lake
 
 LOG_COLUMNS = tuple(SCHEMAS["logs"].names)
-ERROR_SQL = '("SeverityNumber" >= 17 OR "HttpStatus" >= 500)'
 SEVERITIES = {"trace": 1, "debug": 5, "info": 9, "notice": 10, "warn": 13, "warning": 13,
               "error": 17, "err": 17, "fatal": 21, "critical": 21, "crit": 21}
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0,

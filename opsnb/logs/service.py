@@ -351,6 +351,61 @@ class Logs:
         """The ``k`` most frequent values of a column or attribute: ``[by...], field, count, share``."""
         return Q.topk(self._wb.lake, Q.make_filter(since, until, **filters), field=field, k=k, by=by)
 
+    # ================================================================ service metrics
+    def service_metrics(self, *, since: Any, until: Any = "now", service: str | Sequence[str] | None = None,
+                        step: Any = "1m", quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> pd.DataFrame:
+        """Requests, request rate, errors, error ratio and latency quantiles per bucket and service.
+
+        A request is an event with an HttpStatus; an error is what :mod:`opsnb.logs.error_event`
+        defines (SeverityNumber >= 17 or HttpStatus >= 500).
+
+        Args:
+            since: Start (a datetime, ISO text or relative ``"-1h"``).
+            until: End (default now).
+            service: One service (every bucket present, zeros when silent), several, or None for all.
+            step: Bucket width (``"1m"``, ``"10m"``).
+            quantiles: Latency quantiles of DurationMs.
+
+        Returns:
+            DataFrame ``time, service, requests, rate, errors, error_ratio, p50, p90, p99``
+            (``rate`` per second; ``time`` UTC).
+        """
+        from opsnb.logs import metrics as M
+
+        return M.service_metrics(self._wb.lake, since=since, until=until, service=service, step=step,
+                                 quantiles=quantiles)
+
+    def service_summary(self, *, since: Any, until: Any = "now", service: str | Sequence[str] | None = None,
+                        quantiles: Sequence[float] = (0.5, 0.9, 0.99)) -> pd.DataFrame:
+        """One row per service over ``[since, until)``: requests, requests per minute, errors, ratio, quantiles."""
+        from opsnb.logs import metrics as M
+
+        return M.service_summary(self._wb.lake, since=since, until=until, service=service, quantiles=quantiles)
+
+    def last_seen(self, *, service: str | None = None, before: Any = None) -> pd.Timestamp | None:
+        """When the newest log event (of ``service``, before ``before``) was stamped; None if none."""
+        from opsnb.logs import metrics as M
+
+        return M.last_seen(self._wb.lake, service=service, before=before)
+
+    def error_onset(self, *, since: Any, until: Any = "now", service: str | None = None, step: Any = "1m",
+                    baseline: Any = "24h", min_ratio: float = 0.05, min_errors: float = 3.0) -> pd.Timestamp | None:
+        """When the error burst of ``[since, until)`` began (a CUSUM change point), or None.
+
+        See :func:`opsnb.logs.metrics.error_onset` for how a burst is told from a stray error.
+        """
+        from opsnb.logs import metrics as M
+
+        return M.error_onset(self._wb.lake, since=since, until=until, service=service, step=step,
+                             baseline=baseline, min_ratio=min_ratio, min_errors=min_errors)
+
+    def metric_points(self, *, since: Any, until: Any = "now", host: str | Sequence[str] | None = None,
+                      name: str | Sequence[str] | None = None, service: str | None = None) -> pd.DataFrame:
+        """Points of the lake's ``metrics`` table: ``Timestamp, MetricName, ServiceName, HostName, Value``."""
+        from opsnb.logs import metrics as M
+
+        return M.metric_points(self._wb.lake, since=since, until=until, host=host, name=name, service=service)
+
     # ================================================================ incident views
     def window(self, around: Any, *, service: str | None = None, before: Any = "30m", after: Any = "15m",
                baseline: Any = "1h", every: Any = "1m", top: int = 20, **filters: Any) -> W.Window:
