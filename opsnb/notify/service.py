@@ -141,7 +141,7 @@ class Notify:
         except (TypeError, ValueError):
             problems.append("config must be JSON-serialisable")
         if problems:
-            raise ValidationError(f"invalid channel {str(name)[:60]!r}:", problems, kind="channel", key=str(name)[:100])
+            raise ValidationError(f"invalid channel {str(name)[:60]!r}:", problems, field="name", value=str(name)[:100])
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -221,7 +221,7 @@ class Notify:
                 except (TypeError, ValueError, RecursionError) as exc:
                     problems.append(f"context is not JSON-serialisable: {exc}")
         if problems:
-            raise ValidationError(f"cannot send through {channel!r}:", problems, channel=channel)
+            raise ValidationError(f"cannot send through {channel!r}:", problems, field="channel", value=channel)
         target_key = (target or "")[:300]
         if dedup_key is not None:
             existing = s.scalar(select(Delivery.id).where(Delivery.channel == channel,
@@ -305,7 +305,7 @@ class Notify:
             detail = kind_of(kind).deliver(channel=name, target=to, config=config, secret=secret, message=msg,
                                            timeout=timeout)
         except NotifyError as exc:
-            error, permanent = redact_text(str(exc))[:2000], bool(exc.fields.get("permanent"))
+            error, permanent = redact_text(str(exc))[:2000], exc.permanent
         except Exception as exc:  # a third-party channel kind's bug must not lose the delivery
             error = redact_text(f"{type(exc).__name__}: {exc}")[:2000]
         took = (time.perf_counter() - t0) * 1000

@@ -310,5 +310,5 @@ def validate(runbook_name: str, declared: list[Param], given: dict[str, Any], *,
             problems.append(f"parameters total {size} bytes as JSON (limit {MAX_PARAMS_JSON})")
     if problems:
         raise ValidationError(f"runbook {runbook_name!r}: invalid parameters:", problems,
-                              runbook=runbook_name)
+                              source=runbook_name)
     return values

@@ -171,7 +171,7 @@ class Runbooks:
             self._wb.access.require(rb.required_role, action=f"runbook.run {rb.name} (real run)")
             if not reason.strip():
                 raise ValidationError(f"a real run of {rb.name!r} (risk {rb.risk}) needs a reason",
-                                      runbook=rb.name)
+                                      field="reason", source=rb.name)
         else:
             self._wb.access.require("responder", action=f"runbook.run {rb.name}")
 
@@ -337,7 +337,7 @@ class Runbooks:
                     runbook, _, target = key.partition("|")
                     where = "" if target == "*" else f" on {target}"
                     raise Conflict(f"runbook {runbook!r} is already running{where} (run {held.run_id})",
-                                   kind="runbook-lock", key=key, run_id=held.run_id)
+                                   kind="runbook-lock", key=key, holder=held.run_id)
                 s.delete(held)
                 s.flush()
             s.add(RunLock(key=key, run_id=run_id, acquired_at=now, expires_at=expires))
@@ -522,7 +522,7 @@ class Runbooks:
         redacted = [k for k, v in old["params"].items() if v == REDACTED]
         if redacted:
             raise ValidationError(f"cannot rerun {run_id}: parameters {', '.join(redacted)} were redacted",
-                                  run_id=run_id)
+                                  field="params", source=run_id)
         params = {k: v for k, v in old["params"].items() if k != "dry_run"}
         return self.run(old["runbook"], params=params, dry_run=old["dry_run"] if dry_run is None else dry_run,
                         reason=reason or old["reason"], wait=wait, trigger="rerun", trigger_ref=run_id,

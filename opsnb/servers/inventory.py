@@ -70,12 +70,12 @@ def _read(path: str | os.PathLike[str]) -> str:
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ValidationError(f"{p} is {size} bytes; inventories are limited to {MAX_FILE_BYTES}",
-                                  field="path", path=str(p))
+                                  field="path", value=str(p))
         return p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ParseError(f"{p} is not UTF-8 text: {exc.reason} at byte {exc.start}", source=str(p)) from None
     except OSError as exc:
-        raise ValidationError(f"cannot read {p}: {exc.strerror}", field="path", path=str(p)) from None
+        raise ValidationError(f"cannot read {p}: {exc.strerror}", field="path", value=str(p)) from None
 
 
 # --------------------------------------------------------------------------- host patterns

@@ -535,7 +535,7 @@ class Fleet:
                 except RemoteError as exc:
                     # A pooled connection the server dropped since (sshd restart, idle
                     # timeout): nothing ran on it, so once more on a fresh connection.
-                    if not exc.fields.get("not_started"):
+                    if not exc.not_started:
                         raise
                     with pool.connection(ep) as conn:
                         res = job(conn, cancel)
@@ -545,7 +545,7 @@ class Fleet:
                 if res.exit_status is None:
                     row["error"] = "RemoteError: the command ended without an exit status (killed by a signal?)"
             except CommandTimeout as exc:
-                row.update(stdout=exc.fields.get("stdout", ""), stderr=exc.fields.get("stderr", ""),
+                row.update(stdout=exc.stdout or "", stderr=exc.stderr or "",
                            error=f"CommandTimeout: {exc}")
             except OpsnbError as exc:
                 row["error"] = f"{type(exc).__name__}: {exc}"

@@ -630,7 +630,7 @@ def open_connection(ep: Endpoint, options: SshOptions, *, known: KnownHosts, key
             with contextlib.suppress(Exception):
                 sock.close()
             attempt += 1
-            if not exc.fields.get("retryable") or attempt > options.handshake_retries:
+            if not exc.retryable or attempt > options.handshake_retries:
                 raise
             time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
     try:

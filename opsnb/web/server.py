@@ -33,8 +33,12 @@ from opsnb.errors import Conflict, OpsnbError
 CULL_IDLE_SECONDS = 600  # a Voila page's kernel (~130 MB) goes this long after its tab closes
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class ServerError(OpsnbError):
-    """The Jupyter server did not start (fields: port, log)."""
+    """The Jupyter server did not start (``log`` is its log file)."""
+
+    port: int | None = None
+    log: str | None = None
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
