@@ -59,6 +59,13 @@ def _aware(t: Any, name: str) -> datetime:
     return t
 
 
+def normalise_id(incident_id: str) -> str:
+    """An incident id as stored: ``inc-7``, `` INC-7 `` and ``7`` all mean ``INC-7``; anything else unchanged."""
+    text = str(incident_id).strip()
+    m = re.fullmatch(r"(?i:inc-)?(\d{1,9})", text)
+    return f"INC-{m.group(1)}" if m else text
+
+
 def _jsonable(data: Any, name: str = "data") -> dict[str, Any]:
     if data is None:
         return {}
@@ -126,7 +133,7 @@ class Incident:
             rows = "".join(
                 f"<tr><td style='text-align:left'>{r.at:%m-%d %H:%M:%S}</td><td style='text-align:left'>{e(r.kind)}"
                 f"</td><td style='text-align:left'>{e(str(r.actor))}</td><td style='text-align:left'>"
-                f"{e(_describe(r.kind, r.data))}</td></tr>" for r in self.timeline.itertuples())
+                f"{_what_html(r.kind, r.data)}</td></tr>" for r in self.timeline.itertuples())
             tl = f"<table><tr><th>at (UTC)</th><th>kind</th><th>actor</th><th>what</th></tr>{rows}</table>"
         return (f"<div><h4 style='margin:0'><span style='color:{color}'>{e(self.severity)}</span> {e(self.id)}: "
                 f"{e(self.title)}</h4><b>{e(self.status)}</b> &middot; service {e(self.service)}"
@@ -142,17 +149,95 @@ class AlertIncident:
     created: bool
 
 
+def _when(v: Any) -> str:
+    """An ISO time from a timeline entry's data as ``2026-12-05 20:17:00Z`` (or as given)."""
+    try:
+        t = datetime.fromisoformat(str(v))
+    except ValueError:
+        return str(v)
+    return f"{t:%Y-%m-%d %H:%M:%S}Z" if t.tzinfo is not None else str(v)
+
+
+def _people(items: Any) -> str:
+    return ", ".join(str(x.get("person") or x.get("user") or x) if isinstance(x, Mapping) else str(x)
+                     for x in items or [])
+
+
 def _describe(kind: str, data: Mapping[str, Any]) -> str:
+    """A timeline entry as one sentence (the ``what`` column): ``paged alice by slack (level 1)``."""
+    text, _ = _sentence(kind, data)
+    return text
+
+
+def _sentence(kind: str, data: Mapping[str, Any]) -> tuple[str, tuple[str, str] | None]:
+    """The sentence for an entry, and the (text, API path) of the one thing in it worth a link."""
+    d = data
+    why = f" ({d['reason']})" if d.get("reason") else ""
     if kind == "note":
-        return str(data.get("text", ""))
-    if kind == "status":
-        return f"{data.get('from')} → {data.get('to')}"
+        return str(d.get("text", "")), None
+    if kind == "created":
+        who = f", commander {d['commander']}" if d.get("commander") else ""
+        return f"opened {d.get('severity', '')} “{d.get('title', '')}” on {d.get('service', '')}{who}", None
+    if kind in ("status", "severity"):
+        return f"{kind} {d.get('from')} → {d.get('to')}{why}", None
+    if kind == "role":
+        to = _people(d["to"]) if isinstance(d.get("to"), list) else d.get("to") or "nobody"
+        return f"{d.get('role')}: {d.get('from') or 'nobody'} → {to}", None
+    if kind == "update":
+        return f"{d.get('field')} set to {str(d.get('to'))[:200]}", None
     if kind == "milestone":
-        return f"{data.get('name')}: {data.get('old')} → {data.get('new')}"
+        old = _when(d["old"]) if d.get("old") else "unset"
+        new = _when(d["new"]) if d.get("new") else "unset"
+        return f"milestone {d.get('name')}: {old} → {new}{why}", None
     if kind == "alert":
-        labels = data.get("labels") or {}
-        return f"{data.get('status')}: {labels.get('alertname', '')} {data.get('fingerprint', '')}"
-    return json.dumps(data, default=str)[:300]
+        labels = d.get("labels") or {}
+        name = labels.get("alertname") or d.get("alertname") or "alert"
+        return f"alert {name} {d.get('status', '')}".rstrip() + (f" ({d['fingerprint']})" if d.get("fingerprint")
+                                                                 else ""), None
+    if kind in ("link", "deploy") and "ref" in d:
+        ref, what = str(d["ref"]), str(d.get("kind", kind))
+        path = {"run": f"/runs/{ref}", "slo": f"/slos/{ref}/report"}.get(what)
+        return f"linked {what} {ref}", (ref, path) if path else None
+    if kind == "deploy":
+        return f"{d.get('action', 'deploy')} of {d.get('deploy', '')}{why}", None
+    if kind == "runbook_run":
+        run = str(d.get("run_id", ""))
+        return f"runbook {d.get('runbook', '')} run {run}: {d.get('status', '')}", (run, f"/runs/{run}")
+    if kind == "page":
+        if d.get("user"):
+            via = f" by {d['channel']}" if d.get("channel") else ""
+            return f"paged {d['user']}{via} (level {d.get('level', 1)})", None
+        reached = _people(d.get("notified"))
+        failed = "; ".join(f"{r.get('person') or r.get('target')}: {r['error']}" for r in d.get("result") or []
+                           if isinstance(r, Mapping) and r.get("error"))
+        head = f"page round {d.get('round', 1)}, level {d.get('level', 1)}: "
+        return head + (f"reached {reached}" if reached else "reached nobody") + (f" ({failed})" if failed else ""), None
+    if kind == "ack":
+        if d.get("user"):
+            return f"acknowledged by {d['user']}", None
+        again = f"; pages again at {_when(d['retrigger_at'])}" if d.get("retrigger_at") else ""
+        return f"acknowledged; {d.get('cancelled', 0)} pending page(s) cancelled{again}", None
+    if kind == "merge":
+        other = str(d.get("merged", ""))
+        return f"merged {other} “{d.get('title', '')}” into this one", (other, f"/incidents/{other}")
+    if kind in ("escalation", "notification"):
+        event = str(d.get("event", kind)).replace("_", " ")
+        err = f": {d['error']}" if d.get("error") else ""
+        return f"{event}{err}", None
+    return ", ".join(f"{k} {v}" for k, v in d.items())[:300], None
+
+
+def _what_html(kind: str, data: Mapping[str, Any]) -> str:
+    """The ``what`` sentence as HTML (escaped), its run, SLO or incident linked to the API."""
+    from opsnb.web import API_PREFIX
+
+    text, link = _sentence(kind, data)
+    out = html.escape(text)
+    if link is not None:
+        ref, path = link
+        a = f"<a href='{html.escape(API_PREFIX + path, quote=True)}' target='_blank'>{html.escape(ref)}</a>"
+        out = out.replace(html.escape(ref), a, 1)
+    return out
 
 
 class Incidents:
@@ -251,12 +336,15 @@ class Incidents:
             return self._load(s, incident_id, with_timeline=True)
 
     def _row(self, s: Session, incident_id: str, *, lock: bool = False) -> IncidentRow:
-        q = select(IncidentRow).where(IncidentRow.id == str(incident_id))
+        iid = normalise_id(incident_id)
+        q = select(IncidentRow).where(IncidentRow.id == iid)
         if lock and self._wb.db.dialect == "postgresql":
             q = q.with_for_update()
         row = s.scalar(q)
         if row is None:
-            raise NotFound(f"no incident {incident_id}", kind="incident", key=str(incident_id))
+            newest = s.scalar(select(IncidentRow.id).order_by(IncidentRow.created_at.desc()).limit(1))
+            hint = f"; the newest is {newest}" if newest else "; there are no incidents yet"
+            raise NotFound(f"no incident {iid}{hint}", kind="incident", key=iid)
         return row
 
     def _load(self, s: Session, incident_id: str, *, with_timeline: bool) -> Incident:
@@ -396,7 +484,7 @@ class Incidents:
         with self._wb.db.session() as s:
             self._wb.access.require("responder", action="incident.timeline")
             eid = self._add_timeline(s, incident_id, kind=kind, at=at, actor=actor, data=data)
-            self._wb.audit.record(action="incident.timeline", target=str(incident_id),
+            self._wb.audit.record(action="incident.timeline", target=normalise_id(incident_id),
                                   params={"kind": kind, "entry": eid})
         return eid
 
@@ -407,8 +495,9 @@ class Incidents:
         when = _aware(at, "at") if at is not None else utcnow()
         clean = _jsonable(data)
         who = _text(actor, "actor", limit=200) if actor is not None else self._wb.user
-        self._paged(self._row(s, incident_id), kind, when, clean)
-        return self._append(s, str(incident_id), kind, when, who, clean)
+        r = self._row(s, incident_id)
+        self._paged(r, kind, when, clean)
+        return self._append(s, r.id, kind, when, who, clean)
 
     @staticmethod
     def _paged(r: IncidentRow, kind: str, when: datetime, data: Mapping[str, Any]) -> None:
@@ -430,8 +519,7 @@ class Incidents:
     def timeline(self, incident_id: str) -> pd.DataFrame:
         """The timeline in time order: at, kind, actor, data, what (a one-line description)."""
         with self._wb.db.session() as s:
-            self._row(s, incident_id)
-            return self._timeline_df(s, str(incident_id))
+            return self._timeline_df(s, self._row(s, incident_id).id)
 
     def _timeline_df(self, s: Session, iid: str) -> pd.DataFrame:
         import pandas as pd
@@ -484,9 +572,9 @@ class Incidents:
         when = _aware(at, "at") if at is not None else None
         with self._wb.db.session() as s:
             self._wb.access.require("responder", action="incident.link")
-            self._row(s, incident_id)
-            self._link(s, str(incident_id), pairs, self._wb.user, when)
-            self._wb.audit.record(action="incident.link", target=str(incident_id),
+            iid = self._row(s, incident_id).id
+            self._link(s, iid, pairs, self._wb.user, when)
+            self._wb.audit.record(action="incident.link", target=iid,
                                   params=dict(pairs), reason=reason)
 
     @staticmethod
@@ -519,7 +607,7 @@ class Incidents:
 
     def merge(self, incident_id: str, *, into: str, reason: str = "") -> Incident:
         """Merge an open incident into another: its links move over, status becomes merged. Needs responder."""
-        if str(incident_id) == str(into):
+        if normalise_id(incident_id) == normalise_id(into):
             raise ValidationError("an incident cannot be merged into itself", field="into")
         with self._wb.db.session() as s:
             self._wb.access.require("responder", action="incident.merge")

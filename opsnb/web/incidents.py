@@ -15,7 +15,7 @@ from opsnb.errors import ValidationError
 from opsnb.web.alerts import frame_records, query_time
 from opsnb.web.base import ApiHandler
 
-_ID = r"(INC-[0-9]{1,9})"
+_ID = r"((?i:inc)-[0-9]{1,9})"  # ids are case-insensitive: inc-7 is INC-7
 
 
 def _times(body: dict[str, Any], *names: str) -> None:
