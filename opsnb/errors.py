@@ -5,7 +5,7 @@ act on them and a notebook can show them. Each class declares its own keyword-on
 fields (in brackets) and inherits its parent's; ``.fields`` is the dict of all of them,
 a field nobody set included as None. The tree::
 
-    OpsnbError                  [] root: message; .fields holds every declared field
+    OpsnbError                  [] root: message; .fields holds every declared field, .details the set ones
     ├── ConfigError             [setting, source] bad opsnb.toml, unknown setting, bad value
     ├── WorkspaceError          [path] workspace missing, not a directory, unwritable
     ├── StoreError              [url] state database unreachable or unusable
@@ -74,14 +74,25 @@ class OpsnbError(Exception):
         """Every declared field (not ``message``) by name; one nobody set is None."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "message"}
 
-    def _shown(self) -> dict[str, Any]:
-        return {k: v for k, v in self.fields.items() if v is not None}
+    @property
+    def details(self) -> dict[str, Any]:
+        """The fields that say something: those not left at their default (None, False, no problems)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.name == "message":
+                continue
+            value = getattr(self, f.name)
+            default = (f.default_factory() if f.default_factory is not dataclasses.MISSING
+                       else f.default)
+            if default is dataclasses.MISSING or type(value) is not type(default) or value != default:
+                out[f.name] = value
+        return out
 
     def __str__(self) -> str:
         return self.message
 
     def __repr__(self) -> str:
-        details = ", ".join(f"{k}={v!r}" for k, v in self._shown().items())
+        details = ", ".join(f"{k}={v!r}" for k, v in self.details.items())
         return f"{type(self).__name__}({self.message!r}{', ' if details else ''}{details})"
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -92,7 +103,7 @@ class OpsnbError(Exception):
         rows = "".join(
             f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
             f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-            for k, v in self._shown().items()
+            for k, v in self.details.items()
         )
         return (
             f"<div style='border-left:4px solid #c0392b;padding:4px 8px'>"

@@ -112,7 +112,7 @@ class ApiHandler(web.RequestHandler):
         body: dict[str, Any] = {"error": self._reason, "status": status_code}
         if isinstance(exc, OpsnbError):
             body.update(error=str(exc), type=type(exc).__name__,
-                        fields={k: v for k, v in exc.fields.items() if isinstance(v, str | int | float | list)})
+                        fields={k: v for k, v in exc.details.items() if isinstance(v, str | int | float | list)})
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body, default=str))
 

@@ -111,7 +111,8 @@ def test_none_fields_are_kept_but_not_shown() -> None:
     assert err.fields == {"host": "web-1", "command": None, "path": None, "not_started": False,
                           "exit_status": None, "stdout": None, "stderr": None}
     assert err.exit_status is None and err.command is None
-    assert repr(err) == "CommandError('uptime failed on web-1', host='web-1', not_started=False)"
+    assert err.details == {"host": "web-1"}
+    assert repr(err) == "CommandError('uptime failed on web-1', host='web-1')"
     assert "exit_status" not in err._repr_html_() and "web-1" in err._repr_html_()
     assert str(err) == "uptime failed on web-1" and err.args == ("uptime failed on web-1",)
 
@@ -162,3 +163,11 @@ def test_html_escapes_message_and_fields() -> None:
     err = NotFound("no runbook <b>x</b>", kind="runbook", key="<b>x</b>")
     page = err._repr_html_()
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page and "<b>NotFound</b>" in page
+
+
+def test_details_are_the_fields_that_say_something() -> None:
+    # an exit status of 0 or a flag set to True is news; None, False and no problems are not
+    assert CommandError("x", exit_status=0, not_started=True).details == {"exit_status": 0, "not_started": True}
+    assert ValidationError("x", field="body").details == {"field": "body"}
+    assert ValidationError("x:", ["p"]).details == {"problems": ["p"]}
+    assert BatchError("x", []).details == {"errors": []}
