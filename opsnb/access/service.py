@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -48,10 +49,19 @@ class Access:
         have = self.role()
         if rank(have) < rank(required):
             raise PermissionDenied(
-                f"{self._wb.user} is {have}; {action} needs {required}",
+                f"{self._wb.user} is {have}; {action} needs {required}{self._first_admin_hint()}",
                 user=self._wb.user, role=have, required=required, action=action,
             )
         return have
+
+    def _first_admin_hint(self) -> str:
+        """How to become admin, while a fresh workspace has none (after that, only an admin can say)."""
+        with self._wb.db.session() as s:
+            if s.scalar(select(func.count()).select_from(UserRole).where(UserRole.role == "admin")):
+                return ""
+        user = shlex.quote(self._wb.user)
+        return (f". This workspace has no admin yet; make yourself its first admin with "
+                f"`opsnb user grant {user} admin` (in Python: ops.access.grant({self._wb.user!r}, \"admin\"))")
 
     def grant(self, user: str, role: str, *, reason: str = "") -> None:
         """Give ``user`` a role. Needs admin, except to name the first admin of a workspace."""
