@@ -119,6 +119,8 @@ def import_ical(ops: Any, schedule: str, file: str, reason: str) -> None:
     """
     ids = ops.oncall.import_ical(schedule, Path(file).read_bytes(), reason=reason)
     click.echo(f"imported {len(ids)} override(s)")
+    for note in ids.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @cli.command("import")

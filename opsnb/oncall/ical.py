@@ -1,19 +1,20 @@
 """iCalendar (RFC 5545) export of final shifts and import of events as overrides.
 
-Written by hand (no dependency): CRLF line ends, lines folded at 75 octets
-without splitting a UTF-8 character, TEXT values escaped. Export uses UTC
-times (``...Z``) by default; with ``tzid=True`` it writes local times with
-``TZID=<IANA zone>`` and a VTIMEZONE built from the zone's transitions in the
-exported range. Import understands UTC times, ``TZID=`` parameters with IANA
-names, floating times (taken in the schedule's zone) and all-day
-``VALUE=DATE`` events.
+Export is written by hand: CRLF line ends, lines folded at 75 octets without
+splitting a UTF-8 character, TEXT values escaped; UTC times (``...Z``) by
+default, or with ``tzid=True`` local times with ``TZID=<IANA zone>`` and a
+VTIMEZONE built from the zone's transitions in the exported range. Import reads
+with the ``icalendar`` and ``recurring_ical_events`` libraries (a hand parser
+read a weekly RRULE with EXDATEs as one event where calendar programs read ten):
+UTC, IANA and embedded-VTIMEZONE times, floating times (in the schedule's zone),
+all-day events, and recurrence with its exceptions.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -159,57 +160,15 @@ class Event:
     end: datetime
 
 
-_LINE = re.compile(r"^([A-Za-z0-9-]+)((?:;[A-Za-z0-9-]+=(?:\"[^\"]*\"|[^;:\"]*))*):(.*)$")
+@dataclass(frozen=True)
+class CalendarImport:
+    """What :func:`parse_calendar` read: the overrides to make, and what it could not represent."""
+
+    events: list[Event]
+    notes: list[str]
 
 
-def unfold(text: str) -> list[tuple[int, str]]:
-    """Content lines with their first physical line number (continuations joined)."""
-    out: list[tuple[int, str]] = []
-    for n, raw in enumerate(re.split(r"\r\n|\n|\r", text), 1):
-        if raw.startswith((" ", "\t")) and out:
-            out[-1] = (out[-1][0], out[-1][1] + raw[1:])
-        elif raw.strip():
-            out.append((n, raw))
-    return out
-
-
-def _params(raw: str) -> dict[str, str]:
-    out = {}
-    for m in re.finditer(r";([A-Za-z0-9-]+)=(\"[^\"]*\"|[^;:\"]*)", raw):
-        out[m.group(1).upper()] = m.group(2).strip('"')
-    return out
-
-
-def _time(value: str, params: dict[str, str], default_tz: str, line: int) -> datetime:
-    value = value.strip()
-    try:
-        if params.get("VALUE") == "DATE" or re.fullmatch(r"\d{8}", value):
-            d = datetime.strptime(value, "%Y%m%d").date()
-            tz = zone(params.get("TZID", default_tz))
-            return place(datetime.combine(d, datetime.min.time()), tz)
-        if value.endswith("Z"):
-            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        local = datetime.strptime(value, "%Y%m%dT%H%M%S")
-        return place(local, zone(params.get("TZID", default_tz)))
-    except ValueError as exc:
-        raise ParseError(f"iCalendar line {line}: bad date-time {value[:40]!r}: {exc}", source="ical",
-                         line=line) from None
-    except ParseError:
-        raise
-    except Exception as exc:  # an unknown TZID is a ValidationError from zone()
-        raise ParseError(f"iCalendar line {line}: {exc}", source="ical", line=line) from None
-
-
-def _duration(value: str, line: int) -> timedelta:
-    m = re.fullmatch(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", value.strip())
-    if not m or not any(m.groups()):
-        raise ParseError(f"iCalendar line {line}: bad DURATION {value[:40]!r}", source="ical", line=line)
-    w, d, h, mi, s = (int(g or 0) for g in m.groups())
-    return timedelta(weeks=w, days=d, hours=h, minutes=mi, seconds=s)
-
-
-def parse_events(text: str | bytes, *, default_tz: str) -> list[Event]:
-    """The VEVENTs of a calendar, all of them or a ParseError naming the line; nothing partial."""
+def _decode(text: str | bytes) -> str:
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
             raise ParseError(f"calendar is larger than {MAX_BYTES} bytes", source="ical")
@@ -221,67 +180,117 @@ def parse_events(text: str | bytes, *, default_tz: str) -> list[Event]:
         raise ParseError("calendar must be text", source="ical")
     if len(text) > MAX_BYTES:
         raise ParseError(f"calendar is larger than {MAX_BYTES} bytes", source="ical")
-    lines = unfold(text)
-    if not lines or lines[0][1].strip().upper() != "BEGIN:VCALENDAR":
+    if not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
         raise ParseError("not an iCalendar file (first line is not BEGIN:VCALENDAR)", source="ical", line=1)
+    return text
+
+
+def _instant(value: Any, default_tz: str, what: str) -> datetime:
+    """A DTSTART/DTEND value as UTC: dates start at midnight and floating times are local to ``default_tz``."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return place(value, zone(default_tz))
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        return place(datetime.combine(value, datetime.min.time()), zone(default_tz))
+    raise ParseError(f"{what} is not a date or date-time", source="ical")
+
+
+def parse_calendar(text: str | bytes, *, default_tz: str, horizon: timedelta = timedelta(days=366),
+                   now: datetime | None = None) -> CalendarImport:
+    """Every occurrence of a calendar's VEVENTs, all of them or a ParseError; nothing partial.
+
+    Parsing is the ``icalendar`` library's and recurrence (RRULE, RDATE, EXDATE, RECURRENCE-ID)
+    the ``recurring_ical_events`` library's, so a calendar reads as calendar programs read it;
+    a TZID defined by a VTIMEZONE inside the file is honoured. A rule without an end is expanded
+    up to ``horizon`` after ``now`` and a note says so.
+
+    Raises:
+        ParseError: Not iCalendar, an event without a start, an end or a person, an unknown
+            TZID, an event ending before it starts, or more than ``MAX_EVENTS`` occurrences.
+    """
+    import icalendar
+    import recurring_ical_events
+
+    text = _decode(text)
+    try:
+        cal = icalendar.Calendar.from_ical(text)
+    except Exception as exc:  # the library raises ValueError and its own errors for broken input
+        raise ParseError(f"not a valid iCalendar file: {str(exc).splitlines()[0][:200]}", source="ical") from None
+    vevents = cal.walk("VEVENT")
+    if len(vevents) > MAX_EVENTS:
+        raise ParseError(f"calendar has more than {MAX_EVENTS} events", source="ical")
+    notes: list[str] = []
+    lo = hi = None
+    for n, ev in enumerate(vevents, 1):
+        uid = str(ev.get("UID") or f"event {n}")
+        start = _checked(ev, "DTSTART", uid, default_tz)
+        if start is None:
+            raise ParseError(f"iCalendar event {uid!r} has no DTSTART", source="ical")
+        end = _checked(ev, "DTEND", uid, default_tz)
+        if end is None and ev.get("DURATION") is None:
+            raise ParseError(f"iCalendar event {uid!r} has neither DTEND nor DURATION", source="ical")
+        if end is not None and end <= start:  # checked here: expansion would drop such an event silently
+            raise ParseError(f"iCalendar event {uid!r} ends before it starts ({start.isoformat()})", source="ical")
+        _person(ev, uid)
+        lo = start if lo is None or start < lo else lo
+        rule = ev.get("RRULE")
+        if rule is not None and not rule.get("COUNT") and not rule.get("UNTIL"):
+            notes.append(f"event {uid!r} repeats without end; occurrences imported up to the horizon")
+        hi = start if hi is None or start > hi else hi
+    if lo is None or hi is None:
+        return CalendarImport([], notes)
+    until = max(hi, (now or datetime.now(UTC))) + horizon
+    try:
+        occurrences = recurring_ical_events.of(cal).between(lo - timedelta(days=1), until)
+    except Exception as exc:
+        raise ParseError(f"iCalendar recurrence could not be expanded: {str(exc)[:200]}", source="ical") from None
     events: list[Event] = []
-    cur: dict[str, Any] | None = None
-    depth: list[str] = []
-    for n, line in lines:
-        m = _LINE.match(line)
-        if not m:
-            raise ParseError(f"iCalendar line {n}: not 'NAME[;PARAM=...]:VALUE': {line[:60]!r}", source="ical", line=n)
-        name, params, value = m.group(1).upper(), _params(m.group(2)), m.group(3)
-        if name == "BEGIN":
-            depth.append(value.upper())
-            if value.upper() == "VEVENT":
-                if cur is not None:
-                    raise ParseError(f"iCalendar line {n}: VEVENT inside VEVENT", source="ical", line=n)
-                cur = {"line": n}
-            continue
-        if name == "END":
-            if not depth or depth[-1] != value.upper():
-                raise ParseError(f"iCalendar line {n}: END:{value[:30]} does not close "
-                                 f"{depth[-1] if depth else 'anything'}", source="ical", line=n)
-            depth.pop()
-            if value.upper() == "VEVENT" and cur is not None:
-                events.append(_event(cur, default_tz))
-                cur = None
-                if len(events) > MAX_EVENTS:
-                    raise ParseError(f"calendar has more than {MAX_EVENTS} events", source="ical", line=n)
-            continue
-        if cur is not None and depth and depth[-1] == "VEVENT":
-            cur.setdefault(name, (n, params, value))
-    if depth:
-        raise ParseError(f"calendar ends inside {depth[-1]}", source="ical", line=lines[-1][0])
-    return events
+    for occ in occurrences:
+        uid = str(occ.get("UID") or "event")
+        start = _checked(occ, "DTSTART", uid, default_tz)
+        end = _checked(occ, "DTEND", uid, default_tz)
+        if start is None or end is None:
+            raise ParseError(f"iCalendar event {uid!r}: an occurrence has no start or end", source="ical")
+        if end <= start:
+            raise ParseError(f"iCalendar event {uid!r} ends before it starts ({start.isoformat()})", source="ical")
+        events.append(Event(uid=uid[:200], person=_person(occ, uid), start=start, end=end))
+        if len(events) > MAX_EVENTS:
+            raise ParseError(f"calendar expands to more than {MAX_EVENTS} occurrences", source="ical")
+    if any(n.endswith("horizon") for n in notes):
+        notes = [n.replace("the horizon", until.date().isoformat()) for n in notes]
+    events.sort(key=lambda e: (e.start, e.uid))
+    return CalendarImport(events, notes)
 
 
-def _event(d: dict[str, Any], default_tz: str) -> Event:
-    line = d["line"]
-    if "DTSTART" not in d:
-        raise ParseError(f"iCalendar event at line {line} has no DTSTART", source="ical", line=line)
-    n, p, v = d["DTSTART"]
-    start = _time(v, p, default_tz, n)
-    if "DTEND" in d:
-        n, p, v = d["DTEND"]
-        end = _time(v, p, default_tz, n)
-    elif "DURATION" in d:
-        end = start + _duration(d["DURATION"][2], d["DURATION"][0])
+def _checked(component: Any, name: str, uid: str, default_tz: str) -> datetime | None:
+    prop = component.get(name)
+    if prop is None:
+        return None
+    try:
+        value = prop.dt
+    except Exception:  # a broken property (the library defers the error to access)
+        raise ParseError(f"iCalendar event {uid!r}: bad {name} {str(component.get(name))[:40]!r}",
+                         source="ical") from None
+    tzid = getattr(prop, "params", {}).get("TZID")
+    if tzid and isinstance(value, datetime) and value.tzinfo is None:
+        raise ParseError(f"iCalendar event {uid!r}: unknown time zone TZID={str(tzid)[:60]!r} "
+                         "(neither an IANA name nor a VTIMEZONE in the file)", source="ical")
+    return _instant(value, default_tz, f"iCalendar event {uid!r}: {name}")
+
+
+def _person(ev: Any, uid: str) -> str:
+    if ev.get("X-OPSNB-PERSON") is not None:
+        person = unescape(str(ev.get("X-OPSNB-PERSON"))).strip()  # an X- property is kept raw by the library
+    elif ev.get("SUMMARY") is not None:
+        person = re.sub(r"^\s*on[- ]call\s*:\s*", "", str(ev.get("SUMMARY")), flags=re.I).strip()
     else:
-        raise ParseError(f"iCalendar event at line {line} has neither DTEND nor DURATION", source="ical", line=line)
-    if end <= start:
-        raise ParseError(f"iCalendar event at line {line} ends before it starts", source="ical", line=line)
-    if "X-OPSNB-PERSON" in d:
-        person = unescape(d["X-OPSNB-PERSON"][2]).strip()
-    elif "SUMMARY" in d:
-        person = re.sub(r"^\s*on[- ]call\s*:\s*", "", unescape(d["SUMMARY"][2]), flags=re.I).strip()
-    else:
-        raise ParseError(f"iCalendar event at line {line} names nobody (no X-OPSNB-PERSON or SUMMARY)",
-                         source="ical", line=line)
+        raise ParseError(f"iCalendar event {uid!r} names nobody (no X-OPSNB-PERSON or SUMMARY)", source="ical")
     if not person or len(person) > 200 or any(c in person for c in "\r\n\x00"):
-        raise ParseError(f"iCalendar event at line {line}: {person[:60]!r} is not a user name", source="ical",
-                         line=line)
-    uid = unescape(d["UID"][2]) if "UID" in d else f"line-{line}"
-    return Event(uid=uid[:200], person=person, start=start, end=end)
+        raise ParseError(f"iCalendar event {uid!r}: {person[:60]!r} is not a user name", source="ical")
+    return person
 
+
+def parse_events(text: str | bytes, *, default_tz: str) -> list[Event]:
+    """The occurrences of a calendar's events (see :func:`parse_calendar`, which also gives notes)."""
+    return parse_calendar(text, default_tz=default_tz).events

@@ -506,20 +506,27 @@ class OnCall:
         tz = self.get(schedule).timezone if tzid else None
         return export_shifts(schedule, self.final_shifts(schedule, s0, e0), stamp=utcnow(), tz_name=tz)
 
-    def import_ical(self, schedule: str, text: str | bytes, *, reason: str = "") -> builtins.list[int]:
+    def import_ical(self, schedule: str, text: str | bytes, *, reason: str = "") -> OverrideImport:
         """Import the events of a calendar as overrides of a schedule, all or nothing (needs responder).
 
-        Each VEVENT becomes an override; the person is ``X-OPSNB-PERSON``, else the
-        ``SUMMARY`` (``On call: alice`` or ``alice``). Returns the new override ids.
+        Each occurrence of a VEVENT (recurrences expanded, EXDATEs left out) becomes an override;
+        the person is ``X-OPSNB-PERSON``, else the ``SUMMARY`` (``On call: alice`` or ``alice``).
+
+        Returns:
+            The new override ids; ``.notes`` says what the import could not represent
+            (e.g. a rule without an end, imported up to a horizon).
         """
-        from opsnb.oncall.ical import parse_events
+        from opsnb.oncall.ical import parse_calendar
 
         with self._ops.db.session() as s:
             self._ops.access.require("responder", action="oncall.import_ical")
             row = self._schedule_row(s, schedule)
-            events = parse_events(text, default_tz=row.timezone)
-            return [self._add_override(s, row, check_person(e.person), e.start, e.end,
-                                       reason or f"imported from iCalendar {e.uid}"[:2000]) for e in events]
+            read = parse_calendar(text, default_tz=row.timezone)
+            out = OverrideImport(self._add_override(s, row, check_person(e.person), e.start, e.end,
+                                                    reason or f"imported from iCalendar {e.uid}"[:2000])
+                                 for e in read.events)
+            out.notes = read.notes
+            return out
 
     def import_yaml(self, path: str | Path, *, reason: str = "") -> dict[str, builtins.list[str]]:
         """Create people, schedules and policies from an on-call YAML file, all or nothing.
@@ -529,6 +536,16 @@ class OnCall:
         from opsnb.oncall.config import apply, load
 
         return apply(self, load(path), reason=reason or f"imported from {Path(path).name}")
+
+
+class OverrideImport(builtins.list[int]):
+    """The override ids an iCalendar import created, with ``notes`` on what it could not represent."""
+
+    notes: builtins.list[str]
+
+    def __init__(self, ids: Any = ()) -> None:
+        super().__init__(ids)
+        self.notes = []
 
 
 def _info(row: Schedule) -> ScheduleInfo:

@@ -320,3 +320,28 @@ def test_cli_tick_loop_fires_due_pages(ops_sqlite: Workbench, tmp_path: Path) ->
         assert out.exit_code == 0, out.output
         assert json.loads(out.output.splitlines()[0])[0]["incident_id"] == "INC-5"
     assert len(rx.requests) == 1
+
+
+def test_ical_import_expands_recurrence_with_exceptions_and_embedded_zones(ops: Workbench) -> None:
+    """12 weekly occurrences, 2 EXDATEs left out, one moved by RECURRENCE-ID: 10 overrides, as calendar
+    programs read it; the TZID is a Windows name defined only by the file's VTIMEZONE."""
+    ops.oncall.create_schedule(name="s", timezone="UTC", members=["alice"], first_handoff="2025-01-06T09:00")
+    text = (Path(__file__).parents[1] / "data" / "ical" / "weekly-exdate-vtimezone.ics").read_bytes()
+    ids = ops.oncall.import_ical("s", text)
+    ov = ops.oncall.overrides("s").sort_values("start")
+    assert len(ids) == 10 and len(ov) == 10 and ids.notes == []
+    starts = ov["start"].tolist()
+    assert starts[0] == pd.Timestamp("2025-03-03T14:00Z")  # 09:00 EST
+    assert starts[1] == pd.Timestamp("2025-03-10T13:00Z")  # 09:00 EDT: the embedded zone's DST rule
+    assert pd.Timestamp("2025-03-17T13:00Z") not in starts and pd.Timestamp("2025-03-24T13:00Z") not in starts
+    moved = ov[ov["start"] == pd.Timestamp("2025-04-07T14:00Z")]
+    assert moved["person"].tolist() == ["carol"]
+    assert set(ov["person"]) == {"bob", "carol"}
+
+
+def test_ical_rule_without_end_is_expanded_to_a_horizon_and_says_so(ops: Workbench) -> None:
+    ops.oncall.create_schedule(name="s", timezone="UTC", members=["alice"], first_handoff="2025-01-06T09:00")
+    cal = ("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:forever\nSUMMARY:dave\n"
+           "DTSTART:20250106T090000Z\nDTEND:20250106T170000Z\nRRULE:FREQ=MONTHLY\nEND:VEVENT\nEND:VCALENDAR\n")
+    ids = ops.oncall.import_ical("s", cal)
+    assert len(ids) > 12 and ids.notes and "repeats without end" in ids.notes[0]
