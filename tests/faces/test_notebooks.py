@@ -10,8 +10,6 @@ from typing import Any
 import nbformat
 import pytest
 
-from opsnb.demo.generate import info
-
 REPO = Path(__file__).resolve().parents[2]
 EXPLORER = REPO / "notebooks" / "incident-explorer.ipynb"
 OVERVIEW = REPO / "dashboards" / "overview.ipynb"
@@ -63,10 +61,12 @@ def test_notebooks_declare_parameters() -> None:
 @pytest.mark.slow
 def test_incident_explorer_shows_the_bad_deploy(demo_workspace: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    meta = info(demo_workspace)
-    assert meta is not None
-    inc = next(i for i in meta["incidents"] if i["id"] == "INC-1")
-    impact, mitigated = (datetime.fromisoformat(str(inc[k])) for k in ("impact_start", "mitigated_at"))
+    from opsnb.workbench import connect
+
+    with connect(demo_workspace) as ops:
+        inc = ops.incidents.get("INC-1")
+    impact, mitigated = inc.milestones["impact_start"], inc.milestones["mitigated"]
+    assert impact is not None and mitigated is not None
     nb = _run(EXPLORER, tmp_path / "out.ipynb", demo_workspace, monkeypatch, incident="INC-1")
 
     fig = _figures(_cell(nb, "error-figure"))[0]
@@ -89,7 +89,7 @@ def test_incident_explorer_shows_the_bad_deploy(demo_workspace: Path, tmp_path: 
     patterns = _html(_cell(nb, "patterns"))
     assert "NullPointerException" in patterns
     trace = _figures(_cell(nb, "trace"))
-    assert trace and len(_values(trace[0]["data"][0]["y"])) >= 2  # a waterfall of several spans
+    assert trace and sum(len(_values(t["y"])) for t in trace[0]["data"] if t["type"] == "bar") >= 2  # several spans
     timeline = _html(_cell(nb, "timeline"))
     assert "mitigated" in timeline and "resolved" in timeline
 
@@ -111,7 +111,7 @@ def test_overview_dashboard_has_health_figure_and_deploys(demo_workspace: Path, 
     health = _html(_cell(nb, "health"))
     for svc in ("frontend", "checkout", "payments", "catalog", "search", "auth"):
         assert f">{svc}<" in health
-    assert "5xx (1h)" in health and "p99 ms (24h)" in health and "%" in health
+    assert "errors (1h)" in health and "p99 ms (24h)" in health and "%" in health
     fig = _figures(_cell(nb, "error-figure"))[0]
     names = {t["name"] for t in fig["data"]}
     assert {"checkout", "search", "frontend"} <= names
