@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,18 @@ def check_person(person: Any, what: str = "person") -> str:
         raise ValidationError(f"{what} {str(person)[:60]!r} is not a user name", field=what)
     return person.strip()
 
+
+
+def _did_you_mean(name: str, known: Sequence[str], what: str) -> str:
+    """``; did you mean 'primary'?`` for a near miss, else the names there are (or that there are none)."""
+    import difflib
+
+    close = difflib.get_close_matches(name[:100], list(known), n=2, cutoff=0.6)
+    if close:
+        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if not known:
+        return f"; there are no {what} yet"
+    return f"; {what}: {', '.join(sorted(known)[:20])}"
 
 @dataclass(frozen=True)
 class ScheduleInfo:
@@ -259,7 +272,8 @@ class OnCall:
     def _schedule_row(s: Session, name: str) -> Schedule:
         row = s.scalar(select(Schedule).where(Schedule.name == name)) if isinstance(name, str) else None
         if row is None:
-            raise NotFound(f"no schedule {str(name)[:100]!r}", kind="schedule", key=str(name)[:100])
+            hint = _did_you_mean(str(name), s.scalars(select(Schedule.name)).all(), "schedules")
+            raise NotFound(f"no schedule {str(name)[:100]!r}{hint}", kind="schedule", key=str(name)[:100])
         return row
 
     @staticmethod
@@ -397,7 +411,8 @@ class OnCall:
             self._ops.access.require("operator", action="oncall.update_policy")
             row = s.scalar(select(Policy).where(Policy.name == name))
             if row is None:
-                raise NotFound(f"no escalation policy {name!r}", kind="policy", key=name)
+                hint = _did_you_mean(str(name), s.scalars(select(Policy.name)).all(), "policies")
+                raise NotFound(f"no escalation policy {name!r}{hint}", kind="policy", key=name)
             d = dict(row.spec)
             if levels is not None:
                 d["levels"] = levels
@@ -421,7 +436,9 @@ class OnCall:
     def _policy_in(s: Session, name: str) -> PolicySpec:
         row = s.scalar(select(Policy).where(Policy.name == name)) if isinstance(name, str) else None
         if row is None:
-            raise NotFound(f"no escalation policy {str(name)[:100]!r}", kind="policy", key=str(name)[:100])
+            hint = _did_you_mean(str(name), s.scalars(select(Policy.name)).all(), "policies")
+            raise NotFound(f"no escalation policy {str(name)[:100]!r}{hint}", kind="policy",
+                           key=str(name)[:100])
         return policy_from_dict(dict(row.spec))
 
     def policies(self) -> pd.DataFrame:
