@@ -76,9 +76,12 @@ def group_labels(labels: Mapping[str, str], group_by: Sequence[str]) -> dict[str
 
 
 def group_key(labels: Mapping[str, str], group_by: Sequence[str]) -> str:
-    """A stable key for the group (``{alertname="X",service="Y"}``, like Alertmanager's)."""
+    """A stable key for the group, written as Alertmanager writes a label set (``{alertname="X", service="Y"}``:
+    sorted names, quoted values, ``", "`` between pairs), so keys compare with Alertmanager's logs and API."""
+    import json
+
     gl = group_labels(labels, group_by)
-    inner = ",".join(f'{k}="{v}"' for k, v in gl.items())
+    inner = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in gl.items())
     key = "{" + inner + "}"
     if len(key) > 500:  # keys are stored; long label values are hashed, not truncated into collisions
         import hashlib

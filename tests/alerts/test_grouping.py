@@ -73,7 +73,7 @@ def test_group_by_splits_groups_and_key_is_stable() -> None:
     notes, c = simulate([ev(0, "a", service="x"), ev(0, "b", service="y")], p, until=T0 + timedelta(minutes=1))
     assert c["groups"] == 2 and len(notes) == 2
     assert group_key({"service": "x", "alertname": "A", "z": "1"}, ("service", "alertname")) == \
-        '{alertname="A",service="x"}'
+        '{alertname="A", service="x"}'  # Alertmanager's LabelSet.String()
     assert group_key({"a": "1"}, ("...",)) == '{a="1"}'
 
 

@@ -200,7 +200,7 @@ def test_real_alertmanager_posts_to_opsnb(ops, tmp_path: Path) -> None:
     am_port = free_port()
     cfg = tmp_path / "alertmanager.yml"
     cfg.write_text(json.dumps({  # YAML is a superset of JSON
-        "route": {"receiver": "opsnb", "group_by": ["alertname"], "group_wait": "1s", "group_interval": "1s",
+        "route": {"receiver": "opsnb", "group_by": ["service", "alertname"], "group_wait": "1s", "group_interval": "1s",
                   "repeat_interval": "1h"},
         "receivers": [{"name": "opsnb", "webhook_configs": [{
             "url": f"{srv.base}/alerts/alertmanager", "send_resolved": True,
@@ -221,9 +221,13 @@ def test_real_alertmanager_posts_to_opsnb(ops, tmp_path: Path) -> None:
         _until(lambda: ops.alerts.counts()["alerts"] == 2, "both alerts stored")
         df = ops.alerts.list()
         assert sorted(df["fingerprint"]) == sorted(fingerprint(a["labels"]) for a in alerts)  # AM's fingerprint
-        assert set(df["group_key"]) == {'{alertname="HighLatency",service="checkout"}'}
+        assert set(df["group_key"]) == {'{alertname="HighLatency", service="checkout"}'}
         raw = json.loads(ops.alerts.receipts()["body"].iloc[-1])
         assert raw["version"] == "4" and raw["receiver"] == "opsnb"
+        from opsnb.alerts.grouping import group_key
+
+        # the same label set written the same way as Alertmanager's own key (after its route prefix)
+        assert raw["groupKey"].split(":", 1)[1] == group_key(alerts[0]["labels"], ["service", "alertname"])
         ended = (datetime.now(UTC) - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
         assert call(f"{am_url}/api/v2/alerts", [{**a, "endsAt": ended} for a in alerts])[0] == 200
         _until(lambda: set(ops.alerts.list()["status"]) == {"resolved"}, "resolution delivered")
