@@ -54,6 +54,9 @@ def list_cmd(ops: Any, service: str | None, env: str | None, since: datetime | N
     Example:
         opsnb deploys list --service checkout --env prod --format json
     """
+    from opsnb.logs.explain import check_services
+
+    check_services(ops, [service] if service else None)
     df = ops.deploys.list(service=service, env=env, since=since, until=until, limit=limit)
     emit(df, fmt, columns=["id", "service", "env", "version", "previous_version", "status", "started_at", "actor"])
 

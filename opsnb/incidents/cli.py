@@ -35,6 +35,9 @@ def list_cmd(ops: Any, status: str | None, service: str | None, since: str | Non
     Example:
         opsnb incident list --status open --service checkout
     """
+    from opsnb.logs.explain import check_services
+
+    check_services(ops, [service] if service else None)
     emit(ops.incidents.list(status=status, service=service, since=parse_when(since)), fmt,
          columns=["id", "severity", "status", "service", "title", "commander", "impact_start", "resolved_at"])
 

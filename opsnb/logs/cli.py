@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from opsnb.cliutil import emit, emit_json, format_option, pass_ops
+from opsnb.logs.explain import check_services, why_empty
 
 FORMAT_CHOICES = ["auto", "jsonl", "journald", "otlp", "logfmt", "syslog5424", "syslog3164", "access", "plain"]
 
@@ -158,13 +159,21 @@ def query_cmd(ops: Any, since: str, until: str, service: tuple[str, ...], severi
     st: Any = status
     if status is not None and status.isdigit():
         st = int(status)
+    check_services(ops, service)
     df = ops.logs.query(since, until, service=list(service) or None, severity=severity, host=list(host) or None,
                         regex=regex, contains=contains, trace_id=trace_id, correlation_id=correlation_id,
                         attrs=matchers or None, status=st, limit=limit, order=order)
     if fmt == "json":
         emit(df, "json")
     else:
-        emit(df, "table", columns=["Timestamp", "ServiceName", "SeverityText", "HttpStatus", "Body"])
+        empty = None
+        if df.empty:
+            from opsnb.logs.query import parse_time
+
+            filtered = any(x for x in (severity, host, regex, contains, trace_id, correlation_id, matchers, status))
+            empty = why_empty(ops, parse_time(since, name="since"), parse_time(until, name="until"),
+                              list(service), filtered=filtered)
+        emit(df, "table", columns=["Timestamp", "ServiceName", "SeverityText", "HttpStatus", "Body"], empty=empty)
 
 
 @cli.command("quarantine")
@@ -186,22 +195,32 @@ def quarantine_cmd(ops: Any, since: str, until: str, source: str | None, limit: 
 
 
 @cli.command("window")
-@click.option("--around", required=True, help="The moment: ISO time or -2h.")
+@click.option("--around", default=None, help="The moment: ISO time or -2h.")
+@click.option("--incident", "incident_id", default=None, metavar="INC-N",
+              help="Around this incident's start, for its service (instead of --around).")
 @click.option("--service", default=None, help="Only this service.")
 @click.option("--before", default="30m", show_default=True)
 @click.option("--after", default="15m", show_default=True)
 @click.option("--baseline", default="1h", show_default=True, help="Baseline length before the window.")
 @format_option
 @pass_ops
-def window_cmd(ops: Any, around: str, service: str | None, before: str, after: str, baseline: str,
-               fmt: str) -> None:
+def window_cmd(ops: Any, around: str | None, incident_id: str | None, service: str | None, before: str,
+               after: str, baseline: str, fmt: str) -> None:
     """Error ratio and latency per minute around a moment, with patterns, errors and deploys.
 
     \b
     Example:
         opsnb logs window --around 2026-01-05T14:03Z --service checkout
+        opsnb logs window --incident INC-1
     """
-    w = ops.logs.window(around, service=service, before=before, after=after, baseline=baseline)
+    if (around is None) == (incident_id is None):
+        raise click.UsageError("give --around TIME or --incident ID (one of them)")
+    moment: Any = around
+    if incident_id is not None:
+        inc = ops.incidents.get(incident_id)
+        moment, service = inc.started_at, service or inc.service
+    check_services(ops, [service] if service else None)
+    w = ops.logs.window(moment, service=service, before=before, after=after, baseline=baseline)
     if fmt == "json":
         emit_json({
             "summary": w.summary(),

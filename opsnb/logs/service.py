@@ -324,6 +324,20 @@ class Logs:
         args = dict(params) if isinstance(params, Mapping) else params
         return self._wb.lake.query(sql, args, start=start, end=end)
 
+    def services(self) -> pd.DataFrame:
+        """Every ServiceName in the logs with its events and first and last event time.
+
+        Returns:
+            DataFrame ``service, events, first_seen, last_seen`` sorted by service (times UTC).
+        """
+        import pandas as pd
+
+        df = self._wb.lake.query(
+            "SELECT ServiceName AS service, count(*) AS events, min(Timestamp) AS first_seen, "
+            "max(Timestamp) AS last_seen FROM logs WHERE coalesce(ServiceName, '') <> '' "
+            "GROUP BY ServiceName ORDER BY ServiceName", tables=["logs"])
+        return df if len(df) else pd.DataFrame(columns=["service", "events", "first_seen", "last_seen"])
+
     def count(self, since: Any, until: Any = "now", *, every: Any = "1m", by: Any = None,
               **filters: Any) -> pd.DataFrame:
         """Events per bucket: ``time, [by...], count`` (filters as :meth:`query`)."""
