@@ -32,7 +32,8 @@ EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
 EVENT_SEVERITIES = ("critical", "error", "warning", "info")
 ZERO_TIME = "0001-01-01T00:00:00Z"
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$"
+    # RFC 3339, and ISO 8601's basic offset (+0000), which PagerDuty's own Events v2 example uses
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})$"
 )
 _HEX = re.compile(r"^[0-9a-fA-F]{1,64}$")
 
@@ -87,7 +88,7 @@ def parse_time(value: Any, where: str, problems: list[str], *, allow_zero: bool 
             tzinfo: timezone = UTC
         else:
             sign = 1 if tz[0] == "+" else -1
-            tzinfo = timezone(sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6])))
+            tzinfo = timezone(sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[-2:])))
         micro = int((frac or "0")[:6].ljust(6, "0"))
         return datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro, tzinfo).astimezone(UTC)
     except (ValueError, OverflowError) as exc:
@@ -313,11 +314,32 @@ def parse_event(event: Any, where: str = "") -> NormalizedAlert:
                 labels["service"] = service
             labels = {k: v for k, v in labels.items() if v}
             annotations = {"summary": summary} if summary else {}
-            if "custom_details" in payload:
-                _check_json(payload["custom_details"], pw + "custom_details", problems)
-                annotations["custom_details"] = payload["custom_details"]
+            if "custom_details" in payload and payload["custom_details"] is not None:
+                if not isinstance(payload["custom_details"], dict):  # the schema: an object
+                    problems.append(f"{pw}custom_details: must be an object, got {_kind(payload['custom_details'])}")
+                else:
+                    _check_json(payload["custom_details"], pw + "custom_details", problems)
+                    annotations["custom_details"] = payload["custom_details"]
     for key in ("client", "client_url"):
         _str(event, key, w, problems, required=False, limit=4096)
+    # the schema's context arrays: images need src (href, alt optional), links need href (text optional)
+    for key, required, optional in (("images", "src", ("href", "alt")), ("links", "href", ("text",))):
+        items = event.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            problems.append(f"{w}{key}: must be an array, got {_kind(items)}")
+            continue
+        for i, item in enumerate(items[:100]):
+            iw = f"{w}{key}[{i}]."
+            if not isinstance(item, dict):
+                problems.append(f"{w}{key}[{i}]: must be an object, got {_kind(item)}")
+                continue
+            _str(item, required, iw, problems, required=True, limit=4096)
+            for k in optional:
+                _str(item, k, iw, problems, required=False, limit=4096)
+        if len(items) > 100:
+            problems.append(f"{w}{key}: {len(items)} items, more than the 100 allowed")
     if problems:
         raise _fail("events", problems)
     status = {"trigger": "firing", "acknowledge": "acknowledged", "resolve": "resolved"}[action]

@@ -185,3 +185,31 @@ def test_matchers_that_match_everything_are_refused_for_silences() -> None:
     with pytest.raises(ValidationError, match="empty string"):
         parse_matchers('service=~".*"', require_non_empty=True)
     assert parse_matchers('service=~".+"', require_non_empty=True)
+
+
+def _pd_example() -> dict:
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parents[1] / "data" / "pagerduty" / "trigger.json").read_text())
+
+
+def test_pagerduty_published_example_is_accepted() -> None:
+    n = parse_events(_pd_example())[0]
+    assert n.starts_at == datetime(2015, 7, 17, 8, 42, 58, 315000, tzinfo=UTC)  # "+0000", ISO 8601 basic offset
+    assert n.labels["service"] == "postgres" and n.labels["alertname"] == "deploy"
+    assert n.annotations["custom_details"] == {"ping time": "1500ms", "load avg": 0.75}
+    assert "routing_key" not in n.raw
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda e: e["images"][0].pop("src"), "images[0].src: missing"),
+    (lambda e: e["links"][0].pop("href"), "links[0].href: missing"),
+    (lambda e: e["payload"].update(custom_details="ping 1500ms"), "custom_details: must be an object"),
+    (lambda e: e.update(images={"src": "x"}), "images: must be an array"),
+    (lambda e: e.update(links=["https://example.com"]), "links[0]: must be an object"),
+])
+def test_pagerduty_bodies_the_schema_forbids_are_refused(mutate, needle) -> None:
+    e = _pd_example()
+    mutate(e)
+    with pytest.raises(ValidationError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+        parse_events(e)
