@@ -140,7 +140,7 @@ def test_cli_list_current_record_and_rollback(tmp_path: Path) -> None:
     res = run.invoke(cli, ["deploys", "list", "--since", "not-a-time", "-w", ws], env=env)
     assert res.exit_code == 2 and "not an ISO 8601 time" in res.output
     res = run.invoke(cli, ["deploys", "list", "--service", "nope", "-w", ws], env=env)
-    assert res.exit_code == 0 and "(none)" in res.output
+    assert res.exit_code == 1 and "no service 'nope'" in str(res.exception)  # not a silent "(none)" (issue 13)
 
 
 def test_generated_id_steps_around_a_hand_chosen_one(ops: Workbench) -> None:
