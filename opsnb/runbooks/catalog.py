@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opsnb.errors import NotFound, ParseError
+from opsnb.errors import NotFound, ParseError, ValidationError
 from opsnb.runbooks.params import Param, parse_parameters
 
 CATEGORIES: tuple[str, ...] = ("diagnostic", "remediation", "incident-response", "maintenance", "check")
@@ -23,6 +23,7 @@ RISKS: tuple[str, ...] = ("read-only", "low", "high")
 ROLE_NAMES: tuple[str, ...] = ("viewer", "responder", "operator", "admin")
 DEFAULT_TIMEOUT = 600
 MAX_NOTEBOOK_BYTES = 20_000_000
+MAX_NAME_BYTES = 255  # a file name's limit on Linux and macOS
 
 
 @dataclass
@@ -195,6 +196,9 @@ class Catalog:
         """
         if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
             raise NotFound(f"no runbook {name!r}", kind="runbook", key=str(name))
+        if len(f"{name}.ipynb".encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES or "\0" in name:
+            raise ValidationError(f"runbook name {name[:40]!r}... is not a file name: at most "
+                                  f"{MAX_NAME_BYTES - 6} bytes, no NUL", field="runbook")
         path = self.directory / f"{name}.ipynb"
         if not path.is_file():
             import difflib

@@ -42,6 +42,11 @@ class RunRecord(Base):
     rerun_of: Mapped[str | None] = mapped_column(String(40), nullable=True)
     incident_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who executes the run (``host:pid:start``) and when it last said so: a run whose owner is
+    # gone is marked ``interrupted`` by the next process that owns runs (see recovery.py).
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    kernel: Mapped[str] = mapped_column(String(200), default="")  # host:pid:pgid:start of its kernel
 
 
 class RunCell(Base):

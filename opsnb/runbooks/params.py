@@ -11,8 +11,11 @@ The annotation gives the type (``str``, ``int``, ``float``, ``bool``, ``list``,
 ``dict``, ``Literal[...]`` for choices, ``X | None`` for optional), the default
 must be a literal, and the trailing comment is the help text.
 ``metadata.opsnb.parameters.<name>`` adds ``required``, ``pattern``, ``choices``,
-``min``/``max`` and ``secret`` (the value is a reference ``env:NAME`` or
-``file:PATH``, resolved inside the kernel, never the secret itself).
+``min``/``max``, ``secret`` (the value is a reference ``env:NAME`` or
+``file:PATH``, resolved inside the kernel, never the secret itself) and
+``leading_dash``: without it a string value (or list item) starting with ``-`` is
+refused, since a value that reaches a command must never be read as an option
+(``service=-Hx@host`` reaching ``systemctl``); runbooks also pass values after ``--``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class Param:
     min: float | None = None
     max: float | None = None
     secret: bool = False
+    leading_dash: bool = False  # a value may start with "-" (declared in metadata, for option-like values)
     problems: list[str] = field(default_factory=list)  # declaration problems found while parsing
 
     def as_dict(self) -> dict[str, Any]:
@@ -165,6 +169,7 @@ def parse_parameters(source: str, overrides: dict[str, Any] | None = None) -> tu
         p = found
         p.required = bool(extra.get("required", p.required))
         p.secret = bool(extra.get("secret", p.secret))
+        p.leading_dash = bool(extra.get("leading_dash", p.leading_dash))
         p.pattern = extra.get("pattern", p.pattern)
         p.min = extra.get("min", p.min)
         p.max = extra.get("max", p.max)
@@ -228,6 +233,11 @@ def check_value(p: Param, value: Any, *, where: str = "") -> str | None:
         return f"{label}: expected {p.type}, got {type(value).__name__} {_short(value)}"
     if isinstance(value, str) and len(value) > MAX_STRING:
         return f"{label}: value is {len(value)} characters long (limit {MAX_STRING})"
+    dashed = [v for v in ([value] if isinstance(value, str) else value if isinstance(value, list) else [])
+              if isinstance(v, str) and v.startswith("-")]
+    if dashed and not p.leading_dash and (p.choices is None or value not in p.choices):
+        return (f"{label}: {_short(dashed[0])} starts with '-', so a command would read it as an option; "
+                f"a runbook that means it declares metadata.opsnb.parameters.{p.name}.leading_dash")
     if p.choices is not None and value not in p.choices:
         return f"{label}: {_short(value)} is not one of {', '.join(map(repr, p.choices))}"
     if p.pattern and isinstance(value, str) and not re.fullmatch(p.pattern, value):

@@ -8,7 +8,12 @@ kernel learns its run (workspace, user, database, run context) through one silen
 execute before the notebook starts, so nothing of that is written into the output.
 
 Every way a run ends maps to one status: ``succeeded``, ``failed`` (a cell raised),
-``cell_timeout``, ``timed_out`` (wall clock), ``cancelled``, ``dead_kernel``.
+``cell_timeout``, ``timed_out`` (wall clock), ``cancelled``, ``dead_kernel``, and
+``interrupted`` (its owner process died; set by recovery, see recovery.py).
+
+Secrets: kernels start with a minimal environment (:func:`kernel_environ`), never the
+server's (its API token, SSH password variables, Jupyter tokens); every secret value opsnb
+knows of is scrubbed from the output notebook, the error and the results, whatever printed it.
 """
 
 from __future__ import annotations
@@ -28,15 +33,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opsnb.redact import REDACTED, redact_text
+from opsnb.redact import register_secrets, scrub, scrub_values
 from opsnb.store.types import utcnow
 
 STATUSES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cell_timeout", "timed_out",
-                             "cancelled", "dead_kernel")
+                             "cancelled", "dead_kernel", "interrupted")
 FINAL: frozenset[str] = frozenset(STATUSES[2:])
 RECORD_MIME = "application/vnd.opsnb.record+json"
 WARM_CODE = "import os, sys, json\nimport opsnb.runbooks\n"
 SETUP_TAG = "opsnb-setup"
+SNAPSHOT_S = 1.0  # a run longer than this writes its partial output as it goes, for a crash to keep
+# The server's environment a kernel keeps: what Python, locales and ssh-agent need, nothing secret.
+KERNEL_ENV_KEEP: frozenset[str] = frozenset({
+    "PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "USER", "LOGNAME", "SHELL", "TERM",
+    "SSH_AUTH_SOCK", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT", "IPYTHONDIR", "MPLBACKEND",
+    "JUPYTER_PATH", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "XDG_RUNTIME_DIR",
+})
+
+
+def kernel_environ(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a runbook kernel starts with: :data:`KERNEL_ENV_KEEP` and ``LC_*`` only.
+
+    No ``OPSNB_*`` (the run's own settings reach the kernel through its setup cell, secrets
+    excluded), no tokens, no variables holding SSH passwords or passphrases.
+    """
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if k in KERNEL_ENV_KEEP or k.startswith("LC_")}
 
 
 @dataclass
@@ -132,7 +154,8 @@ def _blocking_client(km: Any) -> Any:
 
 def _start_warm(kernel_name: str) -> Any:
     km = _make_km(kernel_name)
-    km.start_kernel(extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"])
+    km.start_kernel(extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"],
+                    env=kernel_environ())
     kc = _blocking_client(km)
     try:
         kc.start_channels()
@@ -279,30 +302,50 @@ def _resolve_secrets(refs: list[str]) -> list[str]:
             continue
         if value and len(value) >= 4:
             out.append(value)
+    register_secrets(out)  # masked in this process's logs and error messages too
     return out
 
 
 def _scrub(obj: Any, secrets: list[str]) -> Any:
-    if isinstance(obj, str):
-        for s in secrets:
-            if s in obj:
-                obj = obj.replace(s, REDACTED)
-        return redact_text(obj)
-    if isinstance(obj, list):
-        return [_scrub(x, secrets) for x in obj]
-    if isinstance(obj, dict):
-        return {k: _scrub(v, secrets) for k, v in obj.items()}
-    return obj
+    return scrub(obj, secrets)
 
 
 def redact_notebook(nb: Any, secrets: list[str]) -> None:
-    """Scrub secret values and secret-looking text from every cell's outputs, in place."""
+    """Scrub secrets from a notebook in place.
+
+    Every output (streams, error tracebacks, display data of every MIME type) loses known secret
+    values and secret-looking text; sources and metadata lose known secret values.
+    """
     import nbformat
 
     for cell in nb.cells:
+        cell["source"] = scrub_values(cell.get("source", ""), secrets)
         if cell.get("cell_type") != "code":
             continue
         cell["outputs"] = [nbformat.from_dict(_scrub(dict(o), secrets)) for o in cell.get("outputs", [])]
+    nb.metadata = nbformat.from_dict(_values_only(dict(nb.metadata), secrets))
+
+
+def _values_only(obj: Any, secrets: list[str]) -> Any:
+    if isinstance(obj, str):
+        return scrub_values(obj, secrets)
+    if isinstance(obj, list):
+        return [_values_only(x, secrets) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _values_only(v, secrets) for k, v in obj.items()}
+    return obj
+
+
+def snapshot(nb: Any, job: Job, secrets: list[str]) -> None:
+    """Write the run's output so far (redacted, read-only): what a crash leaves behind."""
+    import copy
+
+    part = copy.deepcopy(nb)
+    part.cells = [c for c in part.cells if SETUP_TAG not in c.get("metadata", {}).get("tags", [])]
+    redact_notebook(part, secrets)
+    part.metadata.setdefault("opsnb_run", {}).update({"run_id": job.run_id, "runbook": job.runbook,
+                                                      "status": "running", "partial": True})
+    write_output(part, job.output_path)
 
 
 def read_results(nb: Any) -> dict[str, Any]:
@@ -373,8 +416,15 @@ def execute(job: Job, *, on_event: Callable[[dict[str, Any]], None] | None = Non
                                    kernel_name=job.kernel_name)
         km = kp.acquire(job.kernel_name)
     except Exception as exc:  # noqa: BLE001 - a broken notebook or kernel start is a failed run
-        return Outcome("failed", started, utcnow(), error=f"could not start the run: {exc}",
-                       ename=type(exc).__name__, evalue=str(exc))
+        return Outcome("failed", started, utcnow(), error=scrub(f"could not start the run: {exc}"),
+                       ename=type(exc).__name__, evalue=scrub(str(exc)))
+    kpid = _kernel_pid(km)
+    if kpid:  # recorded, so that recovery can kill the kernel's process group if this process dies
+        from opsnb.runbooks.recovery import kernel_identity
+
+        emit({"event": "kernel", "kernel": kernel_identity(kpid)})
+    secrets = _resolve_secrets(job.secret_refs)
+    last_snapshot = [time.monotonic()]
 
     def watchdog() -> None:
         deadline = time.monotonic() + job.timeout
@@ -396,6 +446,10 @@ def execute(job: Job, *, on_event: Callable[[dict[str, Any]], None] | None = Non
         if cell.get("cell_type") != "code" or SETUP_TAG in cell.get("metadata", {}).get("tags", []):
             return  # nbclient announces markdown cells too; the setup cell is ours, not the runbook's
         cell_index -= 1  # index in the output notebook, which will not have the setup cell
+        if time.monotonic() - last_snapshot[0] >= SNAPSHOT_S:
+            last_snapshot[0] = time.monotonic()
+            with contextlib.suppress(OSError):  # the final write will report a full disk
+                snapshot(nb, job, secrets)
         cell_t0[cell_index] = time.perf_counter()
         src = cell.get("source", "").strip()
         cell_rows[cell_index] = {"index": cell_index, "cell_id": cell.get("id", ""), "status": "running",
@@ -468,11 +522,10 @@ def execute(job: Job, *, on_event: Callable[[dict[str, Any]], None] | None = Non
         if row["status"] == "running":  # the cell the run ended in
             row.update(status=status, finished_at=utcnow(),
                        duration=round(time.perf_counter() - cell_t0[row["index"]], 4))
-    secrets = _resolve_secrets(job.secret_refs)
     redact_notebook(nb, secrets)
     nb.metadata.setdefault("opsnb_run", {}).update(
         {"run_id": job.run_id, "runbook": job.runbook, "status": status})
     sha = write_output(nb, job.output_path)
     return Outcome(status, started, utcnow(), error=_scrub(error, secrets), ename=ename,
-                   evalue=_scrub(evalue, secrets), cell=cell, results=read_results(nb),
+                   evalue=_scrub(evalue, secrets), cell=cell, results=_scrub(read_results(nb), secrets),
                    cells=[cell_rows[i] for i in sorted(cell_rows)], output_path=job.output_path, sha256=sha)

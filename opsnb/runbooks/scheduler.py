@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MISSED_GRACE = timedelta(seconds=60)
-SERVICE_TICKS: tuple[str, ...] = ("alerts", "oncall", "notify", "slos")
+SERVICE_TICKS: tuple[str, ...] = ("alerts", "oncall", "notify", "slos", "audit")
 _ALIASES = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
             "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
 _MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
@@ -496,6 +496,11 @@ class Scheduler:
             release_lease(self._wb, "scheduler:services", self.holder)
 
     def start(self) -> Scheduler:
+        # A scheduler starting owns runs from now on: end the runs a dead process left "running".
+        try:
+            self._wb.runbooks.recover()
+        except Exception as exc:  # noqa: BLE001 - recovery failing must not stop scheduling
+            log.warning("run recovery failed: %s", exc)
         self._thread = threading.Thread(target=self.run_forever, daemon=True, name="opsnb-scheduler")
         self._thread.start()
         return self

@@ -4,6 +4,8 @@ A run goes: validate parameters (before any kernel) -> check role and reason ->
 resolve the target selector against the inventory -> take the per-target lock,
 write the ledger row and the audit record in one transaction -> execute on the
 executor -> write the outcome, the cell timings and the results, free the lock.
+While it executes, its owner (this process) heartbeats; a run whose owner died is
+ended ``interrupted`` by the next process that owns runs (recovery.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from opsnb.errors import Conflict, NotFound, OpsnbError, ValidationError
-from opsnb.redact import REDACTED, redact
+from opsnb.redact import (
+    REDACTED,
+    install_log_scrubber,
+    redact,
+    register_secrets,
+    scrub,
+    settings_secrets,
+)
 from opsnb.runbooks.catalog import Catalog, Runbook
 from opsnb.runbooks.models import RunCell, RunLock, RunRecord
 from opsnb.runbooks.run import Run
@@ -88,6 +97,13 @@ class Runbooks:
         self._executor: Any = None
         self._exec_lock = threading.Lock()
         self._cancel_polls: dict[str, float] = {}
+        self._recovered = False
+        from opsnb.runbooks.recovery import Heartbeats
+
+        self._heartbeats = Heartbeats(wb)
+        # Every secret value the settings lead to is masked in outputs, the ledger and logs.
+        register_secrets(settings_secrets(wb.settings))
+        install_log_scrubber()
 
     # ------------------------------------------------------------------ catalog
 
@@ -126,10 +142,34 @@ class Runbooks:
                 self._executor = make(str(self._wb.settings.executor), int(self._wb.settings.executor_workers))
             return self._executor
 
+    def recover(self) -> builtins.list[dict[str, Any]]:
+        """End the runs whose owner process is gone: ``interrupted``, kernel killed, locks freed.
+
+        Called once by the first run of this service, by :meth:`warm` and by the scheduler's
+        start; cheap (one indexed query) when nothing is left over.
+
+        Returns:
+            The runs interrupted: run_id, runbook, reason.
+        """
+        from opsnb.runbooks.recovery import recover
+
+        self._recovered = True
+        return recover(self._wb)
+
+    def _recover_once(self) -> None:
+        if not self._recovered:
+            try:
+                self.recover()
+            except Exception as exc:  # noqa: BLE001 - a failed sweep must not block new runs
+                import logging
+
+                logging.getLogger("opsnb.runbooks").warning("run recovery failed: %s", exc)
+
     def warm(self, wait: bool = False) -> None:
         """Start the warm kernel pool now (``opsnb up`` and benchmarks call it)."""
         from opsnb.runbooks.runner import pool
 
+        self._recover_once()
         pool(int(self._wb.settings.executor_workers)).warm(wait=wait)
 
     # ------------------------------------------------------------------ running
@@ -206,8 +246,11 @@ class Runbooks:
     def _kernel_env(self, run_id: str, actor: str, context: dict[str, Any]) -> dict[str, str]:
         env: dict[str, str] = {}
         s = self._wb.settings
+        from opsnb.config import SETTINGS
+
+        secret = {x.name for x in SETTINGS if x.secret and x.name != "database_url"}  # the kernel connects
         for name in s:
-            if s.source(name) != "default" and name != "workspace":
+            if s.source(name) != "default" and name != "workspace" and name not in secret:
                 env["OPSNB_" + name.upper()] = str(s[name])
         env.update({
             "OPSNB_WORKSPACE": str(self._wb.workspace),
@@ -270,6 +313,7 @@ class Runbooks:
         approve = [str(a) for a in approve]
         given = {**(params or {}), **kwargs}
         rb, values, dry = self.prepare(name, given, dry_run=dry_run, from_strings=from_strings)
+        self._recover_once()  # a run left by a dead process must not hold the lock this run needs
         limit = float(timeout) if timeout is not None else rb.timeout
         if not limit > 0:
             raise ValidationError(f"timeout must be positive, got {timeout!r}")
@@ -289,7 +333,7 @@ class Runbooks:
                 actor=who, reason=reason, dry_run=dry, risk=rb.risk, params=ledger_params, targets=targets,
                 approve=approve, created_at=now, output_path=str(output), sha256="", error="",
                 failed_cell="", results={}, executor=str(self._wb.settings.executor), rerun_of=rerun_of,
-                incident_id=incident_id, cancel_requested=False,
+                incident_id=incident_id, cancel_requested=False, owner=_owner(), heartbeat_at=now,
             ))
             self._wb.audit.record(action="runbook.run", target=rb.name + (f" on {','.join(targets)}" if targets else ""),
                 params={"run_id": run_id, "dry_run": dry, "trigger": trigger, **ledger_params},
@@ -368,12 +412,20 @@ class Runbooks:
                 rec = s.get(RunRecord, job.run_id)
                 if rec is None:
                     return "missing"
+                if rec.status in FINAL:
+                    return rec.status  # ended by recovery while it waited
                 if rec.cancel_requested or rec.status != "queued":
                     outcome = Outcome("cancelled", utcnow(), utcnow(), error="cancelled before it started")
                 else:
                     rec.status, rec.started_at = "running", utcnow()
+                    rec.owner, rec.heartbeat_at = _owner(), rec.started_at  # a remote worker owns it now
             if outcome is None:
+                self._heartbeats.add(job.run_id)
+
                 def on_event(ev: dict[str, Any]) -> None:
+                    if ev["event"] == "kernel":
+                        self._write_kernel(job.run_id, str(ev["kernel"]))
+                        return
                     ev = {**ev, "run_id": job.run_id}
                     if ev["event"] == "cell_finished":
                         self._write_cell(job.run_id, ev)
@@ -386,9 +438,16 @@ class Runbooks:
         except Exception as exc:  # noqa: BLE001 - a bug here must still end the run and free its lock
             outcome = Outcome("failed", utcnow(), utcnow(), error=f"{type(exc).__name__}: {exc}")
         finally:
+            self._heartbeats.remove(job.run_id)
             self._finish(job, outcome or Outcome("failed", utcnow(), utcnow(), error="no outcome"), live)
             self._cancel_polls.pop(job.run_id, None)
         return outcome.status if outcome else "failed"
+
+    def _write_kernel(self, run_id: str, kernel: str) -> None:
+        with self._wb.db.session() as s:
+            rec = s.get(RunRecord, run_id)
+            if rec is not None:
+                rec.kernel = kernel[:200]
 
     def _write_cell(self, run_id: str, ev: dict[str, Any]) -> None:
         from datetime import datetime
@@ -401,17 +460,19 @@ class Runbooks:
                             started_at=fin - timedelta(seconds=dur), finished_at=fin, duration=dur))
 
     def _finish(self, job: Job, out: Outcome, live: _Live | None) -> None:
-        results = out.results
+        results = scrub(out.results)  # the secret values this process knows of (registered)
         if len(json.dumps(results, default=str)) > MAX_RESULTS_JSON:
             results = {"_truncated": f"results larger than {MAX_RESULTS_JSON} bytes; see the output notebook"}
         with self._wb.db.session() as s:
             rec = s.get(RunRecord, job.run_id)
+            if rec is not None and rec.status == "interrupted":
+                rec = None  # recovery ended it (its owner looked dead): that ending stands
             if rec is not None:
                 rec.status = out.status
                 rec.started_at = rec.started_at or out.started_at
                 rec.finished_at = out.finished_at
                 rec.duration = (out.finished_at - rec.started_at).total_seconds()
-                rec.error = out.error[:10_000]
+                rec.error = scrub(out.error)[:10_000]
                 rec.failed_cell = out.cell[:100]
                 rec.results = json.loads(json.dumps(results, default=str))
                 rec.sha256 = out.sha256
@@ -645,6 +706,7 @@ class Runbooks:
 
     def close(self) -> None:
         """Stop the executor (and its warm kernels); a later run starts a new one."""
+        self._heartbeats.close()
         if self._executor is not None:
             self._executor.close()
             self._executor = None
@@ -662,6 +724,12 @@ def _outputs_text(cell: Any) -> str:
     return "".join(parts)
 
 
+def _owner() -> str:
+    from opsnb.runbooks.recovery import identity
+
+    return identity()
+
+
 def _row(r: RunRecord) -> dict[str, Any]:
     return {
         "id": r.id, "runbook": r.runbook, "status": r.status, "dry_run": r.dry_run, "trigger": r.trigger,
@@ -671,6 +739,7 @@ def _row(r: RunRecord) -> dict[str, Any]:
         "duration": r.duration, "output_path": r.output_path, "sha256": r.sha256, "error": r.error,
         "failed_cell": r.failed_cell, "results": dict(r.results or {}), "executor": r.executor,
         "rerun_of": r.rerun_of, "incident_id": r.incident_id, "cancel_requested": r.cancel_requested,
+        "owner": r.owner, "heartbeat_at": r.heartbeat_at, "kernel": r.kernel,
     }
 
 

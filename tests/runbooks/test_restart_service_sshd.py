@@ -147,8 +147,8 @@ def test_real_restart_on_the_chosen_host_only_and_the_lock(rops_ssh: Any, rig: R
     assert run.results["restarted"] == ["sshd-0"] and run.results["active"] == ["sshd-0"]
     assert run.results["post_state"] == {"sshd-0": "active"}
     # Pre-check, restart, post-check, in that order, on sshd-0; nothing but checks on sshd-1.
-    assert rig.calls("sshd-0") == ["is-active web-app", "restart web-app", "is-active web-app"]
-    assert rig.calls("sshd-1") == ["is-active web-app", "is-active web-app"]
+    assert rig.calls("sshd-0") == ["is-active -- web-app", "restart -- web-app", "is-active -- web-app"]
+    assert rig.calls("sshd-1") == ["is-active -- web-app", "is-active -- web-app"]
     assert rig.restarts("sshd-0", "web-app") == 1 and rig.restarts("sshd-1", "web-app") == 0
     audit = rops_ssh.audit.list()
     ran = audit[(audit["action"] == "runbook.run") & (audit["target"] == "restart-service on sshd-0")]
@@ -174,7 +174,7 @@ def test_a_unit_that_does_not_come_back_fails_the_run(rops_ssh: Any, rig: Rig) -
     bad = _real(rops_ssh, "sshd-0", "broken")
     assert bad.status == "failed" and "restart of broken failed on sshd-0: Job for broken.service failed" in bad.error
     assert bad.results["restarted"] == [] and "post_state" not in bad.results
-    assert rig.calls("sshd-0") == ["is-active broken", "restart broken"]
+    assert rig.calls("sshd-0") == ["is-active -- broken", "restart -- broken"]
 
 
 def test_viewer_unapproved_and_hostile_input_are_refused(rops_ssh: Any, rig: Rig) -> None:
@@ -187,8 +187,10 @@ def test_viewer_unapproved_and_hostile_input_are_refused(rops_ssh: Any, rig: Rig
         rops_ssh.runbooks.run("restart-service", host="sshd-0", service="web-app", dry_run=False, sudo=False)
     with pytest.raises(ValidationError, match="service"):
         _real(rops_ssh, "sshd-0", "web-app; touch /tmp/pwned")
+    with pytest.raises(ValidationError, match="starts with '-'"):  # an option, even in a dry run
+        rops_ssh.runbooks.run("restart-service", host="sshd-0", service="-Hx@sshd-1", dry_run=True)
     assert rig.calls("sshd-0") == [] and len(rops_ssh.runbooks.history("restart-service")) == 0
     # A real run without approval of its step stops at confirm(): pre-check only, no restart.
     denied = _real(rops_ssh, "sshd-0", "web-app", approve=["restart web-app on sshd-1"])
     assert denied.status == "failed" and "ApprovalRequired" in denied.error
-    assert rig.calls("sshd-0") == ["is-active web-app"] and rig.restarts("sshd-0", "web-app") == 0
+    assert rig.calls("sshd-0") == ["is-active -- web-app"] and rig.restarts("sshd-0", "web-app") == 0
