@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from opsnb.runbooks.service import Runbooks
 
 _COLOURS = {"succeeded": "#1e8449", "failed": "#c0392b", "cell_timeout": "#c0392b", "timed_out": "#c0392b",
-            "dead_kernel": "#c0392b", "cancelled": "#7f8c8d", "queued": "#2874a6", "running": "#2874a6"}
+            "dead_kernel": "#c0392b", "interrupted": "#c0392b", "cancelled": "#7f8c8d", "queued": "#2874a6", "running": "#2874a6"}
 
 
 class Run:
@@ -73,6 +73,8 @@ class Run:
             raise RunCancelled(f"run {self.id} of {self._row['runbook']} was cancelled", **fields)
         if st == "dead_kernel":
             raise RunFailed(f"run {self.id} of {self._row['runbook']}: the kernel died", **fields)
+        if st == "interrupted":
+            raise RunFailed(f"run {self.id} of {self._row['runbook']} was {self._row['error']}", **fields)
         return self
 
     @property
