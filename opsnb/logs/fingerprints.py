@@ -3,7 +3,7 @@
 A fingerprint must stay the same for the same bug across hosts, deploys and
 days, and differ between bugs:
 
-- a message with a stack trace (Python, Java/JVM, Go, JavaScript) is keyed by its
+- a message with a stack trace (Python, Java/JVM, .NET, Go, Node.js) is keyed by its
   exception type and its top frames, each normalised to module/file + function
   (line numbers, addresses, lambda and generated-class suffixes dropped: they move
   with every deploy);
@@ -37,12 +37,18 @@ MAX_FRAMES = 6  # top frames kept: deeper frames are framework plumbing shared b
 _PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+, in (?P<func>\S+)', re.M)
 _PY_EXC = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault|[A-Z]\w*))"
                      r"(?::|$)", re.M)
-_JAVA_FRAME = re.compile(r"^\s*at (?P<func>[\w$.<>/]+)\((?P<file>[^):]*)(?::\d+)?\)", re.M)
-_JAVA_EXC = re.compile(r"^(?:Exception in thread \"[^\"]*\" |Caused by: )?"
-                       r"(?P<type>(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable|Fault)[\w$]*)", re.M)
-_JS_FRAME = re.compile(r"^\s+at (?:(?P<func>[^\s(]+) \()?(?P<file>[^():\s]+)(?::\d+){1,2}\)?", re.M)
-_JS_EXC = re.compile(r"^(?:Uncaught )?(?P<type>[A-Z]\w*(?:Error|Exception))\b", re.M)
-_GO_PANIC = re.compile(r"^panic: (?P<msg>.*)$", re.M)
+# JVM and .NET frames share a shape: "at pkg.Class.method(...)"; .NET adds " in file:line N".
+_JAVA_FRAME = re.compile(r"^\s*at (?P<func>[\w$.<>/`]+)\((?P<file>[^):]*)(?::\d+)?\)", re.M)
+# The type may follow a logger's prefix ("unhandled exception in ...: java.lang.NullPointerException: ...").
+_JAVA_EXC = re.compile(r"(?<![\w.$])(?P<type>(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable|Fault)"
+                       r"[\w$]*)(?=:|\s|$)", re.M)
+_JAVA_CAUSE = re.compile(r"^Caused by: (?P<type>[\w$.]+)", re.M)
+_DOTNET_EXC = re.compile(r"(?<![\w.$])(?P<type>(?:[A-Z][\w`]*\.)+[A-Z]\w*(?:Exception|Error))(?=:|\s|$)", re.M)
+_DOTNET_INNER = re.compile(r"---> (?P<type>(?:[A-Z][\w`]*\.)+[A-Z]\w*)")  # the inner (root-cause) exception
+_JS_FRAME = re.compile(r"^\s+at (?:(?:async )?(?P<func>[^\s(]+)(?: \[as [^\]]+\])? \()?(?P<file>[^():\s]+)"
+                       r"(?::\d+){1,2}\)?", re.M)
+_JS_EXC = re.compile(r"(?<![\w.$])(?:Uncaught )?(?P<type>(?:[A-Z]\w*)?(?:Error|Exception))(?=:|\s|$)", re.M)
+_GO_PANIC = re.compile(r"^(?P<kind>panic|fatal error): (?P<msg>.*)$", re.M)
 _GO_FRAME = re.compile(r"^(?P<func>[\w./*()-]+)\(.*\)\n\t(?P<file>\S+?):\d+", re.M)
 _INLINE_EXC = re.compile(r"(?<![\w.$])(?P<type>(?:[a-z_$][\w$]*\.)*[A-Z]\w*(?:Exception|Error))(?::|\b)")
 
@@ -50,7 +56,8 @@ _STR = re.compile(r"\"(?:[^\"\\]|\\.){0,200}\"|'(?:[^'\\]|\\.){0,200}'")
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PATH = re.compile(r"(?<![\w<])(?:/[\w.@%+~-]+){2,}/?")
-_GEN = re.compile(r"\$\$Lambda\$?[\w/$]*|\$\d+|\.lambda\$\w+|<lambda>|\b0x[0-9a-f]+\b|\[\d+\]")
+_GEN = re.compile(r"\$\$Lambda\$?[\w/$]*|\$\d+|\.lambda\$\w+|<lambda>|\b0x[0-9a-f]+\b|\[\d+\]"
+                  r"|(?<=>)[bd]__\d+(?:_\d+)?")  # .NET compiler-generated lambda and async names
 
 
 @dataclass(frozen=True)
@@ -79,20 +86,28 @@ def _frames(body: str) -> tuple[str | None, list[str]]:
                  if not m.group(0).startswith(("Traceback", "File"))]
         frames.reverse()  # Python prints innermost last
         return (types[-1] if types else None), frames
-    frames = [_GEN.sub("", m["func"]) for m in _JAVA_FRAME.finditer(body)]
-    if frames:
-        jt = [m["type"] for m in _JAVA_EXC.finditer(body)]
-        # the root cause ("Caused by") is the most specific type
-        return (jt[-1] if jt else None), frames
+    java = list(_JAVA_FRAME.finditer(body))
+    if java:
+        return _jvm_or_dotnet_type(body, body[: java[0].start()]), [_GEN.sub("", m["func"]) for m in java]
     panic = _GO_PANIC.search(body)
-    if panic:
+    if panic and "goroutine " in body:
         gframes = [f"{_norm_file(m['file'])}:{m['func']}" for m in _GO_FRAME.finditer(body)]
-        return "panic", [f for f in gframes if not f.split(":", 1)[1].startswith(("runtime.", "panic("))]
-    frames = [f"{_norm_file(m['file'])}:{m['func'] or '?'}" for m in _JS_FRAME.finditer(body)]
-    if frames:
-        jst = _JS_EXC.search(body)
-        return (jst["type"] if jst else None), frames
+        gframes = [f for f in gframes if not f.split(":", 1)[1].startswith(("runtime.", "panic("))]
+        return ("panic" if panic["kind"] == "panic" else "fatal error"), gframes
+    js = list(_JS_FRAME.finditer(body))
+    if js:
+        jst = _JS_EXC.search(body[: js[0].start()])
+        return (jst["type"] if jst else None), [f"{_norm_file(m['file'])}:{m['func'] or '?'}" for m in js]
     return None, []
+
+
+def _jvm_or_dotnet_type(body: str, head: str) -> str | None:
+    """The most specific exception type of a JVM or .NET trace: the root cause where one is printed."""
+    causes = [m["type"] for m in _JAVA_CAUSE.finditer(body)] or [m["type"] for m in _DOTNET_INNER.finditer(body)]
+    if causes:
+        return causes[-1]
+    m = _JAVA_EXC.search(head) or _DOTNET_EXC.search(head)
+    return m["type"] if m else None
 
 
 def template_of(message: str) -> str:
