@@ -119,13 +119,55 @@ class Window:
                  f"{self.start:%Y-%m-%d %H:%M} to {self.end:%H:%M} UTC</h4>",
                  f"<p>{s['events']:,} events, {s['errors']:,} errors, worst bucket {worst}, "
                  f"{s['new_patterns']} new patterns, {s['deploys']} deploys.</p>"]
-        for title, df in (("New and spiking patterns", self.patterns), ("Top errors", self.errors),
-                          ("Traces with errors", self.trace_ids), ("Deploys", self.deploys)):
+        for title, df, cols in (
+                ("New and spiking patterns", self.patterns, ["status", "template", "before", "after", "ratio",
+                                                             "example"]),
+                ("Top errors", self.errors, ["label", "exception_type", "count", "first_seen", "last_seen",
+                                             "services", "example"]),
+                ("Traces with errors", self.trace_ids, ["TraceId", "errors", "first_seen", "services", "example"]),
+                ("Deploys", self.deploys, ["time", "service", "env", "version", "status", "id"])):
             if len(df):
-                parts.append(f"<b>{title}</b>" + df.head(10).to_html(index=False))
+                parts.append(f"<b>{title}</b>" + html_table(df.head(10), cols))
         for n in self.notes:
             parts.append(f"<p><i>{html.escape(n)}</i></p>")
-        return "".join(parts)
+        return "<div style='max-width:100%;overflow-x:auto'>" + "".join(parts) + "</div>"
+
+
+_FOLD = 160  # characters of a one-line cell shown before the rest folds away
+
+
+def html_cell(value: Any) -> str:
+    """One cell for a notebook: escaped; a stack trace or long text folds to its first line.
+
+    The rest is a ``<details>`` element, so a window of errors reads as a list of headlines
+    and each trace opens on a click instead of running off the right edge.
+    """
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return ""
+    if isinstance(value, pd.Timestamp | datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, float):
+        return "∞" if value == float("inf") else f"{value:.4g}"
+    if isinstance(value, list | tuple) or (hasattr(value, "tolist") and not isinstance(value, str)):
+        items = value.tolist() if hasattr(value, "tolist") else value
+        value = ", ".join(str(v) for v in items) if isinstance(items, list) else str(items)
+    text = str(value).rstrip()
+    first, _, rest = text.partition("\n")
+    if not rest and len(first) <= _FOLD:
+        return html.escape(first)
+    head = first if len(first) <= _FOLD else first[:_FOLD] + "…"
+    return (f"<details><summary>{html.escape(head)}</summary>"
+            f"<pre style='white-space:pre-wrap;word-break:break-word;margin:0'>{html.escape(text)}</pre></details>")
+
+
+def html_table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """A DataFrame as a compact HTML table whose cells wrap and fold (see :func:`html_cell`)."""
+    cols = [c for c in (columns or list(df.columns)) if c in df.columns] or list(df.columns)
+    td = "style='text-align:left;vertical-align:top;white-space:normal;word-break:break-word'"
+    head = "".join(f"<th style='text-align:left'>{html.escape(str(c))}</th>" for c in cols)
+    rows = "".join("<tr>" + "".join(f"<td {td}>{html_cell(v)}</td>" for v in r) + "</tr>"
+                   for r in df[cols].itertuples(index=False, name=None))
+    return f"<table style='table-layout:auto;max-width:100%'><tr>{head}</tr>{rows}</table>"
 
 
 def baseline_range(start: datetime, baseline: Any, end: datetime | None = None) -> tuple[datetime, datetime]:
