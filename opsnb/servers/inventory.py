@@ -198,25 +198,55 @@ def _server_from_vars(name: str, vars_: dict[str, Any], groups: list[str], inv: 
 
 
 def _flatten(groups: dict[str, _Group], host_lines: dict[str, int], inv: InventoryFile) -> None:
-    """Resolve group membership through children and merge vars (parents first, host vars win)."""
+    """Resolve group membership through children and merge vars as ``ansible-inventory`` does.
+
+    A host's groups (its own and every ancestor, ``all`` included) are merged in Ansible's order:
+    by depth (``all`` 0, its children 1, ...), then ``ansible_group_priority`` (higher wins),
+    then name; host variables win over every group's.
+    """
     parents: dict[str, set[str]] = {g: set() for g in groups}
-    for g in groups.values():
+    for g in list(groups.values()):  # a child named only under [x:children] is created here
         for c in g.children:
             if c not in groups:
                 groups[c] = _Group(c)
                 parents[c] = set()
             parents[c].add(g.name)
+    for name, ps in parents.items():
+        if name != "all" and not ps:
+            ps.add("all")  # every top-level group is a child of all
+    groups.setdefault("all", _Group("all"))
+    parents.setdefault("all", set())
 
-    def ancestry(name: str, seen: tuple[str, ...] = ()) -> list[str]:
+    depth_memo: dict[str, int] = {}
+
+    def depth(name: str, seen: tuple[str, ...] = ()) -> int:
+        if name == "all":
+            return 0
+        if name in depth_memo:
+            return depth_memo[name]
         if name in seen:
             inv.problem(None, f"group {name} is its own ancestor: {' -> '.join((*seen, name))}")
-            return []
-        out: list[str] = []
-        for p in sorted(parents.get(name, ())):
-            for a in ancestry(p, (*seen, name)):
-                if a not in out:
-                    out.append(a)
-        return [*out, name]
+            return 0
+        d = 1 + max((depth(p, (*seen, name)) for p in parents.get(name, ())), default=0)
+        depth_memo[name] = d
+        return d
+
+    def ancestors(name: str) -> set[str]:
+        out, todo = set(), [name]
+        while todo:
+            g = todo.pop()
+            if g in out:
+                continue
+            out.add(g)
+            todo.extend(parents.get(g, ()))
+        return out
+
+    def priority(name: str) -> int:
+        try:
+            return int(groups[name].vars.get("ansible_group_priority", 1))
+        except (TypeError, ValueError):
+            inv.problem(None, f"group {name}: ansible_group_priority must be an integer")
+            return 1
 
     hosts: dict[str, tuple[list[str], dict[str, Any]]] = {}
     order: list[str] = []
@@ -227,21 +257,37 @@ def _flatten(groups: dict[str, _Group], host_lines: dict[str, int], inv: Invento
                 order.append(h)
             hosts[h][0].append(g.name)
             hosts[h][1].update(hv)
-    all_vars = groups["all"].vars if "all" in groups else {}
     for h in order:
         member, hvars = hosts[h]
-        chain: list[str] = []
+        chain: set[str] = set()
         for gname in member:
-            for a in ancestry(gname):
-                if a not in chain:
-                    chain.append(a)
-        merged: dict[str, Any] = dict(all_vars)
-        for gname in chain:
-            merged.update(groups[gname].vars)
+            chain |= ancestors(gname)
+        ordered = sorted(chain, key=lambda g: (depth(g), priority(g), g))
+        merged: dict[str, Any] = {}
+        for gname in ordered:
+            merged.update({k: v for k, v in groups[gname].vars.items() if k != "ansible_group_priority"})
         merged.update(hvars)
-        srv = _server_from_vars(h, merged, chain, inv, host_lines.get(h))
+        srv = _server_from_vars(h, merged, ordered, inv, host_lines.get(h))
         if srv is not None:
             inv.servers.append(srv)
+
+
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]+|[^:]*\[[^\]]+\][^:]*)):(?P<port>\d{1,5})$")
+
+
+def split_host_port(pattern: str) -> tuple[str, int | None]:
+    """``host:port`` (``[ipv6]:port`` for IPv6) as Ansible reads it; a bare IPv6 address has no port."""
+    m = _HOST_PORT.match(pattern)
+    if m is None:
+        return pattern, None
+    return (m.group("v6") or m.group("host")), int(m.group("port"))
+
+
+def _host_entries(pattern: str) -> list[tuple[str, dict[str, Any]]]:
+    """Host names of an inventory pattern with the variables the pattern itself sets (a ``:port``)."""
+    name, port = split_host_port(pattern)
+    extra: dict[str, Any] = {} if port is None else {"ansible_port": port}
+    return [(h, dict(extra)) for h in expand_hosts(name)]
 
 
 def parse_ansible_ini(text: str, source: str = "<ini>") -> InventoryFile:
@@ -251,6 +297,9 @@ def parse_ansible_ini(text: str, source: str = "<ini>") -> InventoryFile:
     host_lines: dict[str, int] = {}
     section, kind = "ungrouped", "hosts"
     count = 0
+    declared: set[str] = {"all", "ungrouped"}
+    vars_lines: dict[str, int] = {}
+    child_lines: dict[str, tuple[int, str]] = {}
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line[0] in "#;":
@@ -263,6 +312,10 @@ def parse_ansible_ini(text: str, source: str = "<ini>") -> InventoryFile:
                 continue
             section, kind = m.group(1), m.group(2) or "hosts"
             groups.setdefault(section, _Group(section))
+            if kind != "vars":  # [g] and [g:children] declare g; [g:vars] alone does not
+                declared.add(section)
+            else:
+                vars_lines.setdefault(section, n)
             continue
         if kind == "skip":
             continue
@@ -278,6 +331,7 @@ def parse_ansible_ini(text: str, source: str = "<ini>") -> InventoryFile:
                 inv.problem(n, f"bad child group name {child!r}")
                 continue
             groups[section].children.append(child)
+            child_lines.setdefault(child, (n, section))
         else:
             try:
                 parts = shlex.split(line, comments=True)
@@ -289,7 +343,7 @@ def parse_ansible_ini(text: str, source: str = "<ini>") -> InventoryFile:
             if not parts:
                 continue
             try:
-                names = expand_hosts(parts[0])
+                entries = _host_entries(parts[0])
             except ValueError as exc:
                 inv.problem(n, str(exc))
                 continue
@@ -301,16 +355,23 @@ def parse_ansible_ini(text: str, source: str = "<ini>") -> InventoryFile:
             for p in parts[1:]:
                 k, _, v = p.partition("=")
                 hv[k] = v
-            count += len(names)
+            count += len(entries)
             if count > MAX_HOSTS:
                 inv.problem(n, f"more than {MAX_HOSTS} hosts")
                 break
-            for h in names:
+            for h, pv in entries:
                 if not re.fullmatch(r"[A-Za-z0-9_.\-:]+", h):
                     inv.problem(n, f"bad host name {h!r}")
                     continue
-                groups[section].hosts.setdefault(h, {}).update(hv)
+                groups[section].hosts.setdefault(h, {}).update({**pv, **hv})
                 host_lines.setdefault(h, n)
+    # as ansible-inventory: a group named only under [x:children] or [x:vars] is an error, not a new group
+    for child, (n, parent) in sorted(child_lines.items(), key=lambda kv: kv[1]):
+        if child not in declared:
+            inv.problem(n, f"section [{parent}:children] includes undefined group: {child}")
+    for g, n in sorted(vars_lines.items(), key=lambda kv: kv[1]):
+        if g not in declared:
+            inv.problem(n, f"section [{g}:vars] is for an undefined group: {g}")
     _flatten(groups, host_lines, inv)
     return inv
 
@@ -347,19 +408,19 @@ def parse_ansible_yaml(text: str, source: str = "<yaml>") -> InventoryFile:
             hosts = {}
         for pattern, hv in hosts.items():
             try:
-                names = expand_hosts(str(pattern))
+                entries = _host_entries(str(pattern))
             except ValueError as exc:
                 inv.problem(None, f"group {name}: {exc}")
                 continue
             if hv is not None and not isinstance(hv, dict):
                 inv.problem(None, f"host {pattern}: variables must be a mapping")
                 continue
-            count += len(names)
+            count += len(entries)
             if count > MAX_HOSTS:
                 inv.problem(None, f"more than {MAX_HOSTS} hosts")
                 return
-            for h in names:
-                g.hosts.setdefault(h, {}).update(hv or {})
+            for h, pv in entries:
+                g.hosts.setdefault(h, {}).update({**pv, **(hv or {})})
         vars_ = body.get("vars") or {}
         if not isinstance(vars_, dict):
             inv.problem(None, f"group {name}: vars must be a mapping")
