@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+import opsnb
 from tests.hermetic import REPO
 
 README = REPO / "README.md"
@@ -152,5 +153,15 @@ def test_every_readme_block_runs_against_the_demo(demo_workspace: Path, tmp_path
             if type(v).__name__ == "Workbench":
                 v.close()  # type: ignore[attr-defined]
     assert ran >= 8
+    # the blocks did what their comments say
+    assert namespace["inc"].id == "INC-1" and namespace["w"].total > 0  # type: ignore[attr-defined]
+    mine = opsnb.connect(home / "ops")  # the "Bring your own system" workspace
+    try:
+        assert len(mine.fleet.list()) == 6 and mine.slos.list()["name"].tolist() == [
+            "checkout-availability", "checkout-latency"]
+        assert mine.oncall.list()["name"].tolist() == ["primary", "secondary"]
+        assert len(mine.alerts.incident_rules()) == 3 and mine.settings.timezone == "Europe/Paris"
+    finally:
+        mine.close()
     unused = [e for e in EXEMPT if not any(s == e or s.startswith(e + " ") for s in skipped)]
     assert unused == [], f"exemptions that no README line needs any more: {unused}"
