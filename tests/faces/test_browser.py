@@ -90,6 +90,6 @@ def test_overview_dashboard_renders_in_chromium(server: tuple[str, str], tmp_pat
     assert "Service overview" in text and "Service health" in text
     for svc in ("frontend", "checkout", "payments", "catalog", "search", "auth"):
         assert svc in text
-    assert "5xx (1h)" in text and "DEP-" in text
+    assert "errors (1h)" in text and "DEP-" in text
     assert "Traceback" not in text and "Error" not in text.replace("Error ratio", "")
     assert shot.stat().st_size > 20_000
