@@ -57,11 +57,12 @@ class SLOReport:
     firing: list[str]
     data_quality: dict[str, Any] = field(default_factory=dict)
     issues: list[str] = field(default_factory=list)
+    exhausted_at: datetime | None = None  # when this window's budget ran out, while it is overspent
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("at", "window_start", "window_end"):
-            d[k] = d[k].isoformat()
+        for k in ("at", "window_start", "window_end", "exhausted_at"):
+            d[k] = d[k].isoformat() if d[k] is not None else None
         return {k: _clean(v) for k, v in d.items()}
 
     def _repr_html_(self) -> str:
@@ -80,8 +81,7 @@ class SLOReport:
             ("budget consumed", f"{pct(self.budget_consumed)} ({self.budget_events_consumed:,.0f} of "
                                 f"{0 if self.budget_events_total is None else self.budget_events_total:,.1f} {self.unit})"),
             ("burn rates", " · ".join(f"{k} {('n/a' if v is None else f'{v:.2f}')}" for k, v in self.burn_rates.items())),
-            ("exhaustion (remaining / whole)", f"{fmt_seconds(_inf(self.exhaustion_remaining_s))} / "
-                                               f"{fmt_seconds(_inf(self.exhaustion_total_s))} at the 1h burn rate"),
+            self._exhaustion_row(),
             ("excluded", f"{self.excluded_minutes} min, {self.excluded_events:,.0f} {self.unit}"),
             ("firing", e(", ".join(self.firing) or "none")),
         ]
@@ -91,6 +91,31 @@ class SLOReport:
         return (f"<div><b>{e(self.name)}</b> ({e(self.service)}) "
                 f"<span style='color:{color};font-weight:bold'>{e(self.status)}</span><table>{body}</table>"
                 f"{'<ul>' + issues + '</ul>' if issues else ''}</div>")
+
+
+    def exhaustion(self) -> str:
+        """When the budget runs out, in words: ``exhausted 3.2h ago``, ``in 2.5d at the 1h burn rate``, ``never``."""
+        if self.budget_remaining is not None and self.budget_remaining <= 0:
+            if self.exhausted_at is None:
+                return "exhausted"
+            ago = (self.at - self.exhausted_at).total_seconds()
+            return f"exhausted {fmt_seconds(ago)} ago ({self.exhausted_at:%Y-%m-%d %H:%M} UTC)"
+        left = _inf(self.exhaustion_remaining_s)
+        return "never at the 1h burn rate" if left == float("inf") else f"in {fmt_seconds(left)} at the 1h burn rate"
+
+    def _exhaustion_row(self) -> tuple[str, str]:
+        whole = _inf(self.exhaustion_total_s)
+        lasts = f" · a whole budget lasts {fmt_seconds(whole)} at the 1h burn rate" if whole != float("inf") else ""
+        return ("exhaustion", html.escape(self.exhaustion() + lasts))
+
+
+def _exhausted_at(units: sm.Units, i0: int, budget_events: float) -> datetime | None:
+    """The end of the minute at which the window's bad units first exceeded its budget."""
+    bad = np.cumsum(units.total[i0:] - units.good[i0:])
+    over = np.flatnonzero(bad > budget_events)
+    if not len(over):
+        return None
+    return datetime.fromtimestamp((units.start_minute + i0 + int(over[0]) + 1) * 60, UTC)
 
 
 def _inf(v: float | None) -> float:
@@ -146,6 +171,8 @@ def compute(spec: SLOSpec, units: sm.Units, raw_total: np.ndarray, excluded: np.
     br1h = burns["1h"]
     remaining = 1 - cons
     exh_rem = sm.time_to_exhaustion(br1h, period, remaining) if br1h is not None and total > 0 else float("nan")
+    if total > 0 and remaining <= 0:
+        exh_rem = 0.0  # spent already, whatever the current burn rate (0 burn must not read "never")
     exh_all = sm.time_to_exhaustion(br1h, period) if br1h is not None else float("nan")
     i0 = max(lo_min - units.start_minute, 0)
     ex = excluded[i0:]
@@ -196,5 +223,6 @@ def compute(spec: SLOSpec, units: sm.Units, raw_total: np.ndarray, excluded: np.
         budget_time_total_s=b * period, budget_time_consumed_s=_f(cons * b * period),
         budget_time_remaining_s=_f(remaining * b * period), burn_rates=burns,
         exhaustion_remaining_s=_f(exh_rem), exhaustion_total_s=_f(exh_all),
-        excluded_minutes=int(ex.sum()), excluded_events=ex_events, firing=firing, data_quality=dq, issues=issues)
+        excluded_minutes=int(ex.sum()), excluded_events=ex_events, firing=firing, data_quality=dq, issues=issues,
+        exhausted_at=_exhausted_at(units, i0, budget_events) if total > 0 and remaining <= 0 else None)
 
