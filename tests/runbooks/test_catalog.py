@@ -89,6 +89,21 @@ def test_required_secret_and_huge_values() -> None:
         validate("rb", params, {"svc": "x" * 20_000})
 
 
+def test_values_starting_with_a_dash_are_refused_unless_declared() -> None:
+    """Issue: ``service=-Hx@host`` passed validation and reached systemctl as an option (dry run too)."""
+    params, problems = parse_parameters('service: str = "nginx"  # unit\nunits: list = []  # more\n'
+                                        'flags: str = ""  # options for the tool\n',
+                                        {"service": {"pattern": "^[A-Za-z0-9@._-]+$"},
+                                         "flags": {"leading_dash": True}})
+    assert problems == [] and [p.problems for p in params] == [[], [], []]
+    with pytest.raises(ValidationError, match="service: '-Hx@host' starts with '-'") as err:
+        validate("rb", params, {"service": "-Hx@host", "units": ["ok", "--force"]})
+    assert len(err.value.problems) == 2 and "units: '--force'" in err.value.problems[1]
+    assert validate("rb", params, {"service": "nginx-a", "flags": "--now"})["flags"] == "--now"
+    with pytest.raises(ValidationError, match="starts with '-'"):
+        validate("rb", params, {"service": "-x"}, from_strings=True)
+
+
 def test_catalog_reads_metadata_without_a_kernel_and_rejects_bad_files(tmp_path: Path) -> None:
     d = tmp_path / "rbs"
     write_runbook(d, "ok", meta={"risk": "low", "target": "x", "tags": ["a"]},
@@ -106,6 +121,8 @@ def test_catalog_reads_metadata_without_a_kernel_and_rejects_bad_files(tmp_path:
     for hostile in ("../etc/passwd", "", ".hidden", "a/b"):
         with pytest.raises(NotFound):
             cat.get(hostile)
+    with pytest.raises(ValidationError, match="is not a file name"):  # was an OSError traceback
+        cat.get("x" * 300)
 
 
 def test_checker_flags_missing_metadata_parameters_and_dry_run(tmp_path: Path) -> None:
