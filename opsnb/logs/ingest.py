@@ -23,6 +23,7 @@ counted as blank.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import deque
@@ -30,20 +31,33 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from opsnb.errors import ValidationError
+from opsnb.errors import LakeError, ValidationError
 from opsnb.logs import formats as F
 from opsnb.logs import jsonlines as J
 from opsnb.logs import normalise as N
 from opsnb.logs import otlp
 from opsnb.logs.arrowmaps import build_map, const_map
 from opsnb.logs.models import SourceResult
-from opsnb.logs.reader import HEAD_BYTES, LineReader, count_lines, expand, open_source, read_head
+from opsnb.logs.reader import (
+    GZIP_MAGIC,
+    HEAD_BYTES,
+    Limits,
+    LineReader,
+    count_lines,
+    expand,
+    open_file,
+    open_source,
+    read_head,
+    skip,
+)
+from opsnb.store.checkpoints import HEAD_HASH_BYTES, Checkpoint, Checkpoints, source_id, sweep_tmp
 from opsnb.store.lake import SCHEMAS
 
 if TYPE_CHECKING:
@@ -51,7 +65,10 @@ if TYPE_CHECKING:
 
     from opsnb.store.lake import Lake
 
+_D = TypeVar("_D")
 SPLIT_ROWS = 50_000  # a batch this big is written in slices, one per worker
+QUARANTINE_ROWS = 50_000  # quarantined lines held before they are written (4 M bad lines once took 2.4 GB)
+CHECKPOINT_TABLES = ("logs", "spans", "quarantine")  # what an ingest batch writes
 
 # ------------------------------------------------------------------ ingestor
 def _reason_key(reason: str) -> str:
@@ -68,12 +85,28 @@ def _quarantine_row(res: SourceResult, line: int, fmt: str | None, reason: str, 
 
 
 @dataclass
+class _Source:
+    """The file source being ingested with a checkpoint: where merged data ends, and the last commit."""
+
+    cp: Checkpoint
+    offset: int
+    line: int
+    size: int
+    committed: int  # offset of the last commit
+
+
+@dataclass
 class _Part:
-    """What one chunk gave: its own counters, quarantined lines and good rows, merged in input order."""
+    """What one chunk gave: its own counters, quarantined lines and good rows, merged in input order.
+
+    ``end`` and ``next_line``: where the source stands once this part is merged (-1: unknown).
+    """
 
     res: SourceResult
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     good: list[pa.Table] = field(default_factory=list)
+    end: int = -1
+    next_line: int = 1
 
     def bad(self, line: int, fmt: str | None, reason: str, raw: bytes) -> None:
         self.quarantine.append(_quarantine_row(self.res, line, fmt, reason, raw))
@@ -91,11 +124,13 @@ class Ingestor:
             (the row gets ``LogAttributes['opsnb.invalid_utf8']``).
         progress: Called with the number of bytes read from disk since the last call.
         workers: Chunks parsed at once (default: one per core, at most 4).
+        limits: Decompression bounds (total size and ratio) of compressed sources.
     """
 
     def __init__(self, lake: Lake, *, batch_rows: int = 250_000, chunk_bytes: int = 16 << 20,
                  max_line_bytes: int = 1 << 20, invalid_utf8: str = "quarantine",
-                 progress: Callable[[int], None] | None = None, workers: int | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, workers: int | None = None,
+                 limits: Limits | None = None) -> None:
         if invalid_utf8 not in ("quarantine", "replace"):
             raise ValidationError(f"invalid_utf8 must be 'quarantine' or 'replace', got {invalid_utf8!r}",
                                   field="invalid_utf8")
@@ -106,6 +141,11 @@ class Ingestor:
         self.invalid_utf8 = invalid_utf8
         self.progress = progress
         self.workers = max(1, min(4, workers or os.cpu_count() or 1))
+        self.limits = limits or Limits()
+        self.checkpoints = Checkpoints(lake.root)
+        self._src: _Source | None = None  # set while a file source with a checkpoint is read
+        self._commits = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsnb-ingest-commit")
+        self._commit_failed: BaseException | None = None
         # DuckDB is opened on first use: JSON lines in the common shape never need it, and
         # importing and connecting costs about 80 ms of every ingest.
         self._duck: duckdb.DuckDBPyConnection | None = None
@@ -156,6 +196,7 @@ class Ingestor:
             if self._duck is not None:
                 self._duck.close()
             self._pool.shutdown(wait=True)
+            self._commits.shutdown(wait=True)
 
     def _wait(self) -> None:
         pending, self._pending = self._pending, []
@@ -167,6 +208,12 @@ class Ingestor:
         if tbl.num_rows:
             self._good.append(tbl)
             self._good_rows += tbl.num_rows
+            self._maybe_flush(draining=draining)
+
+    def _maybe_flush(self, *, draining: bool = False) -> None:
+        if len(self._quarantine) >= QUARANTINE_ROWS:
+            self.flush(last=draining)
+        elif self._good_rows:
             if draining:
                 # The source is read: no more chunks come to overlap the write with, so what is
                 # collected is written now, in slices, while the last chunks are still parsed.
@@ -179,10 +226,17 @@ class Ingestor:
         self._quarantine.append(_quarantine_row(res, line, fmt, reason, raw))
 
     def _merge(self, res: SourceResult, part: _Part, *, draining: bool = False) -> None:
+        # The whole part, then where the source stands, then maybe a write: a batch (and its
+        # checkpoint) never holds part of a chunk.
         res.add(part.res)
         self._quarantine.extend(part.quarantine)
         for tbl in part.good:
-            self._add_good(tbl, draining=draining)
+            if tbl.num_rows:
+                self._good.append(tbl)
+                self._good_rows += tbl.num_rows
+        if self._src is not None and part.end >= 0:
+            self._src.offset, self._src.line = part.end, part.next_line
+        self._maybe_flush(draining=draining)
 
     def sync(self) -> None:
         """Write what is collected and wait until it is in the lake."""
@@ -198,6 +252,9 @@ class Ingestor:
         At most one batch is pending, which bounds memory, except when the source is read
         (``last``): nothing is left to overlap with, so the write starts at once.
         """
+        src = self._src
+        pending = None if src is None else (src.cp.source, src.cp.seq + 1)
+        slices: list[Future[Any]] = []
         if self._good:
             tbl = pa.concat_tables(self._good, promote_options="permissive")
             self._good, self._good_rows = [], 0
@@ -205,45 +262,128 @@ class Ingestor:
                 self._wait()
             parts = self.workers if tbl.num_rows >= SPLIT_ROWS else 1
             step = -(-tbl.num_rows // parts)
-            self._pending += [self._pool.submit(self.lake.write, "logs", tbl.slice(k, step))
-                              for k in range(0, tbl.num_rows, step)]
+            slices = [self._pool.submit(self.lake.write, "logs", tbl.slice(k, step), pending=pending)
+                      for k in range(0, tbl.num_rows, step)]
+            self._pending += slices
+        written: list[str] = []
         if self._spans:
-            self.lake.write("spans", pa.concat_tables(self._spans))
+            written += self.lake.write("spans", pa.concat_tables(self._spans), pending=pending).segments
             self._spans = []
         if self._quarantine:
             now = datetime.now(UTC)
             q = self._quarantine
             self._quarantine = []
-            self.lake.write("quarantine", pa.table({
+            written += self.lake.write("quarantine", pa.table({
                 "Timestamp": pa.array([now] * len(q), pa.timestamp("us", tz="UTC")),
                 "Source": pa.array([r["Source"] for r in q], pa.string()),
                 "Line": pa.array([r["Line"] for r in q], pa.int64()),
                 "Format": pa.array([r["Format"] for r in q], pa.string()),
                 "Reason": pa.array([r["Reason"] for r in q], pa.string()),
                 "Raw": pa.array([r["Raw"] for r in q], pa.binary()),
-            }))
+            }), pending=pending).segments
+        if src is not None and (slices or written or src.offset != src.committed):
+            cp = _replace(src.cp, offset=src.offset, line=src.line, seq=src.cp.seq + 1, size=src.size)
+            src.cp, src.committed = cp, src.offset
+            self._pending.append(self._commits.submit(self._commit, cp, slices, written))
+
+    def _commit(self, cp: Checkpoint, slices: list[Future[Any]], written: list[str]) -> None:
+        """Wait for the batch's segments, then commit them with the checkpoint (commits run in order)."""
+        if self._commit_failed is not None:
+            raise LakeError(f"an earlier batch of {cp.path} failed; not committing a later one",
+                            table="logs", path=cp.path) from self._commit_failed
+        try:
+            paths = [Path(p) for f in slices for p in f.result().segments] + [Path(p) for p in written]
+            self.checkpoints.commit(cp, paths)
+        except BaseException as exc:
+            self._commit_failed = exc
+            raise
 
     # ------------------------------------------------------------- sources
-    def ingest_paths(self, paths: Iterable[str], opts: F.ParseOptions) -> list[SourceResult]:
-        """Ingest files, globs, directories and ``-`` (stdin)."""
+    def ingest_paths(self, paths: Iterable[str], opts: F.ParseOptions, *,
+                     from_start: bool = False) -> list[SourceResult]:
+        """Ingest files, globs, directories and ``-`` (stdin); files resume from their checkpoint."""
         found, missing = expand(list(paths))
         results = [SourceResult(source=m.split(":")[0], error=m) for m in missing]
         for path in found:
-            results.append(self.ingest_path(path, opts))
+            results.append(self.ingest_path(path, opts, from_start=from_start))
         return results
 
-    def ingest_path(self, path: str, opts: F.ParseOptions) -> SourceResult:
-        """Ingest one file (gzip or not) or ``-``."""
+    def ingest_path(self, path: str, opts: F.ParseOptions, *, from_start: bool = False,
+                    whole_lines: bool = False) -> SourceResult:
+        """Ingest one file (gzip or not) or ``-``, exactly once per byte.
+
+        A file resumes where its committed checkpoint ends (see :mod:`opsnb.store.checkpoints`);
+        a file whose identity changed (a new inode, a shorter size, other first bytes) starts at 0.
+
+        Args:
+            path: File or ``-`` (stdin: no checkpoint).
+            opts: Parse options.
+            from_start: Read the file from its first byte even when a checkpoint says it was read
+                (its rows are stored again).
+            whole_lines: Leave a last line without its newline for the next call (a file being written).
+        """
         res = SourceResult(source=path)
+        o = opts if opts.source != "-" or path == "-" else _replace(opts, source=path)
+        if path == "-":
+            try:
+                stream, _size = open_source(path, self.progress, self.limits)
+            except OSError as exc:
+                res.error = f"cannot open {path}: {exc.strerror or exc}"
+                return res
+            with stream:
+                self.ingest_stream(stream, o, res)
+            return res
         try:
-            stream, _size = open_source(path, self.progress)
+            raw = open(path, "rb")  # noqa: SIM115 - closed below, through the wrapping stream
         except OSError as exc:
             res.error = f"cannot open {path}: {exc.strerror or exc}"
             return res
-        with stream:
-            o = opts if opts.source != "-" or path == "-" else _replace(opts, source=path)
-            self.ingest_stream(stream, o, res)
+        with raw:
+            st = os.fstat(raw.fileno())
+            source = source_id(st.st_dev, st.st_ino)
+            self.sync()  # rows of earlier sources are not part of this one's batches
+            with self.checkpoints.lock(source):
+                self.checkpoints.recover(source, list(CHECKPOINT_TABLES))
+                sweep_tmp(self.lake.root / ".tmp")
+                cp = self._start(source, path, raw, st, from_start)
+                if cp.offset and cp.format and o.format is None:
+                    o = _replace(o, format=cp.format)
+                gz = _head_bytes(raw, 2) == GZIP_MAGIC
+                if cp.offset and not gz:
+                    raw.seek(cp.offset)
+                stream = open_file(raw, self.progress, self.limits, compressed=gz)
+                if cp.offset and gz:  # offsets count decompressed bytes: read up to it again
+                    skip(stream, cp.offset)
+                self._src = _Source(cp=cp, offset=cp.offset, line=cp.line, size=st.st_size, committed=cp.offset)
+                try:
+                    self.ingest_stream(stream, o, res, first_line=cp.line, start=cp.offset,
+                                       whole_lines=whole_lines)
+                    if res.format == "otlp" and not res.error:
+                        self._src.offset = cp.offset + res.bytes
+                    if res.format and self._src.cp.format is None:
+                        self._src.cp = _replace(self._src.cp, format=res.format)
+                    self.flush(last=True)
+                    self._wait()
+                finally:
+                    self._src = None
+            res.resumed_at = cp.offset
         return res
+
+    def _start(self, source: str, path: str, raw: Any, st: os.stat_result, from_start: bool) -> Checkpoint:
+        """Where to start reading: the committed checkpoint when it still describes this file, else 0."""
+        old = self.checkpoints.get(source)
+        head_len = min(HEAD_HASH_BYTES, st.st_size)
+        fresh = Checkpoint(source=source, path=os.path.abspath(path), dev=st.st_dev, ino=st.st_ino,
+                           size=st.st_size, head_len=head_len, head_sha256=_head_sha(raw, head_len),
+                           seq=old.seq if old else 0)
+        if old is None or from_start:
+            return fresh
+        plain = _head_bytes(raw, 2) != GZIP_MAGIC
+        same = (st.st_size >= old.size and (not plain or st.st_size >= old.offset)
+                and _head_sha(raw, old.head_len) == old.head_sha256)
+        if not same:  # truncated in place (copytruncate) or a new file on a reused inode
+            return fresh
+        return _replace(old, path=os.path.abspath(path), segments=())
 
     def ingest_bytes(self, data: bytes, opts: F.ParseOptions) -> SourceResult:
         """Ingest bytes already in memory (remote command output, tests)."""
@@ -259,8 +399,11 @@ class Ingestor:
         return self.ingest_stream(stream, opts, res, first_line=first_line)
 
     def ingest_stream(self, stream: Any, opts: F.ParseOptions, res: SourceResult,
-                      first_line: int = 1) -> SourceResult:
-        """Detect the format (unless forced) and ingest a binary stream into ``res``."""
+                      first_line: int = 1, start: int = 0, whole_lines: bool = False) -> SourceResult:
+        """Detect the format (unless forced) and ingest a binary stream into ``res``.
+
+        ``start``: offset of the stream's first byte in its source (for the checkpoint).
+        """
         head, head_error = read_head(stream, 1 << 20)
         fmt = opts.format
         if fmt is None:
@@ -283,7 +426,7 @@ class Ingestor:
                 return self._ingest_otlp(head, opts, res)
             return self._ingest_otlp(head + _read_all(stream, res), opts, res)
         reader = LineReader(stream, chunk_bytes=self.chunk_bytes, max_line_bytes=self.max_line_bytes,
-                            prefix=head, first_line=first_line, error=head_error)
+                            prefix=head, first_line=first_line, error=head_error, whole_lines=whole_lines)
         observed = datetime.now(UTC)
         json_schema = J.explicit_schema(head) if fmt in ("jsonl", "journald") else None
         resource = {"log.file.path": opts.source, "opsnb.format": fmt, **opts.resource}
@@ -311,6 +454,8 @@ class Ingestor:
                     if 0 < cut < len(data) and len(data) - cut <= self.max_line_bytes:
                         held, held_line = data[cut:], first + count_lines(data, cut)
                         data = data[:cut]
+                part.end = start + chunk.end - len(held)
+                part.next_line = held_line if held else chunk.next_line
                 if data:
                     inflight.append(self._parsers.submit(self._chunk, data, first, fmt, opts, part, observed,
                                                          resource, json_schema, chunk.tail_damaged))
@@ -627,10 +772,18 @@ class Ingestor:
 
 
 # ------------------------------------------------------------------ helpers
-def _replace(opts: F.ParseOptions, **kw: Any) -> F.ParseOptions:
+def _head_bytes(raw: Any, n: int) -> bytes:
+    return os.pread(raw.fileno(), n, 0)
+
+
+def _head_sha(raw: Any, n: int) -> str:
+    return hashlib.sha256(_head_bytes(raw, n)).hexdigest()
+
+
+def _replace(obj: _D, **kw: Any) -> _D:
     from dataclasses import replace
 
-    return replace(opts, **kw)
+    return replace(obj, **kw)  # type: ignore[type-var]
 
 
 def _safe_read(stream: Any) -> bytes:

@@ -24,6 +24,7 @@ class SourceResult:
     blank: int = 0
     bytes: int = 0
     error: str | None = None  # the source stopped early or could not be read
+    resumed_at: int = 0  # bytes already committed by an earlier ingest (read from there on)
     reasons: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: SourceResult) -> None:
@@ -74,8 +75,11 @@ class IngestSummary:
 
     @property
     def ok(self) -> bool:
-        """Something was stored (the CLI exits non-zero otherwise)."""
-        return self.stored + self.spans > 0
+        """Something was stored, or the sources were read before and hold nothing new (the CLI exits
+        non-zero otherwise)."""
+        if self.stored + self.spans > 0:
+            return True
+        return any(s.resumed_at and not s.events and not s.error for s in self.sources)
 
     @property
     def reasons(self) -> Counter[str]:

@@ -55,6 +55,8 @@ class Chunk:
     long: list[LongLine] = field(default_factory=list)
     final: bool = False
     tail_damaged: bool = False
+    end: int = 0  # stream offset just past ``data`` (and the long lines), from the reader's start
+    next_line: int = 0  # number of the line that starts at ``end``
 
 
 class _Counting(io.RawIOBase):
@@ -63,12 +65,14 @@ class _Counting(io.RawIOBase):
     def __init__(self, raw: BinaryIO, on_read: Callable[[int], None] | None) -> None:
         self._raw = raw
         self._on_read = on_read
+        self.total = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         n = self._raw.readinto(b)  # type: ignore[attr-defined]
+        self.total += n or 0
         if self._on_read and n:
             self._on_read(n)
         return n
@@ -123,7 +127,68 @@ def expand(paths: list[str] | tuple[str, ...] | str) -> tuple[list[str], list[st
     return out, missing
 
 
-def open_source(path: str, on_read: Callable[[int], None] | None = None) -> tuple[BinaryIO, int | None]:
+class DecompressionLimit(Exception):
+    """A compressed source expanded past a limit (raised inside :func:`read_some`, which reports it)."""
+
+
+@dataclass
+class Limits:
+    """Bounds on decompression: total bytes out, and bytes out per byte in (once past ``ratio_floor``)."""
+
+    max_bytes: int = 1 << 40
+    max_ratio: float = 200.0
+    ratio_floor: int = 64 << 20  # small files may compress far better, harmlessly
+
+
+class _Bounded(io.RawIOBase):
+    """Decompressed bytes of a gzip stream, stopped at :class:`Limits` (a bomb never fills memory)."""
+
+    def __init__(self, inner: gzip.GzipFile, counted: _Counting, limits: Limits) -> None:
+        self._inner = inner
+        self._counted = counted
+        self._limits = limits
+        self.out = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        # read1: one decompression step per call, so a stream that breaks loses nothing read before
+        data = self._inner.read1(len(b))
+        n = len(data)
+        b[:n] = data
+        self.out += n
+        lim = self._limits
+        if self.out > lim.max_bytes:
+            raise DecompressionLimit(f"decompressed past the limit of {lim.max_bytes:,} bytes "
+                                     "(setting ingest_max_decompressed_bytes)")
+        if self.out > lim.ratio_floor and self.out > lim.max_ratio * max(1, self._counted.total):
+            raise DecompressionLimit(
+                f"decompresses more than {lim.max_ratio:g} times its compressed size "
+                f"({self.out:,} bytes from {self._counted.total:,}; setting ingest_max_compression_ratio)")
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def open_file(raw: BinaryIO, on_read: Callable[[int], None] | None = None,
+              limits: Limits | None = None, compressed: bool | None = None) -> BinaryIO:
+    """Wrap an open binary file for reading: progress counting, gzip (found by its magic bytes
+    unless ``compressed`` says) decompressed within ``limits``."""
+    counted = _Counting(raw, on_read)
+    buffered = io.BufferedReader(counted, buffer_size=1 << 20)
+    if compressed is None:
+        compressed = buffered.peek(2)[:2] == GZIP_MAGIC
+    if compressed:
+        inner = gzip.GzipFile(fileobj=buffered, mode="rb")
+        return io.BufferedReader(_Bounded(inner, counted, limits or Limits()), buffer_size=1 << 20)
+    return buffered
+
+
+def open_source(path: str, on_read: Callable[[int], None] | None = None,
+                limits: Limits | None = None) -> tuple[BinaryIO, int | None]:
     """Open a path (``-`` for stdin) for reading, decompressing gzip found by its magic bytes.
 
     Returns:
@@ -135,10 +200,18 @@ def open_source(path: str, on_read: Callable[[int], None] | None = None) -> tupl
     else:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the caller through the returned stream
         size = os.fstat(raw.fileno()).st_size
-    buffered = io.BufferedReader(_Counting(raw, on_read), buffer_size=1 << 20)
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb"), size  # type: ignore[return-value]
-    return buffered, size
+    return open_file(raw, on_read, limits), size
+
+
+def skip(stream: BinaryIO, n: int) -> int:
+    """Read and drop ``n`` bytes (resuming a compressed source); returns the bytes dropped."""
+    done = 0
+    while done < n:
+        block = stream.read(min(n - done, 1 << 20))
+        if not block:
+            break
+        done += len(block)
+    return done
 
 
 def read_some(stream: BinaryIO, n: int, already: int = 0) -> tuple[bytes, str | None]:
@@ -152,7 +225,7 @@ def read_some(stream: BinaryIO, n: int, already: int = 0) -> tuple[bytes, str | 
     got = 0
     read1 = getattr(stream, "read1", None) or stream.read
     # A plain file is read in one go; a compressed one in 1 MiB pieces (see above).
-    piece = 1 << 20 if isinstance(stream, gzip.GzipFile) else n
+    piece = 1 << 20 if isinstance(getattr(stream, "raw", None), _Bounded) else n
     error = None
     try:
         while got < n:
@@ -161,6 +234,8 @@ def read_some(stream: BinaryIO, n: int, already: int = 0) -> tuple[bytes, str | 
                 break
             parts.append(block)
             got += len(block)
+    except DecompressionLimit as exc:
+        error = f"refused after {already + got:,} decompressed bytes: {exc}"
     except EOFError:
         error = f"truncated gzip: the stream ends before its end marker after {already + got:,} bytes"
     except (OSError, zlib.error) as exc:
@@ -184,7 +259,8 @@ class LineReader:
     """
 
     def __init__(self, stream: BinaryIO, *, chunk_bytes: int = 16 << 20, max_line_bytes: int = 1 << 20,
-                 prefix: bytes = b"", first_line: int = 1, error: str | None = None) -> None:
+                 prefix: bytes = b"", first_line: int = 1, error: str | None = None,
+                 whole_lines: bool = False) -> None:
         self.stream = stream
         self.chunk_bytes = chunk_bytes
         self.max_line_bytes = max_line_bytes
@@ -192,6 +268,7 @@ class LineReader:
         self.first_line = first_line
         self.error: str | None = error  # set when the stream broke (maybe already while reading prefix)
         self.bytes_read = 0
+        self.whole_lines = whole_lines  # keep back a last line without its newline (a file being written)
 
     def _blocks(self) -> Iterator[bytes]:
         if self.prefix:
@@ -209,7 +286,10 @@ class LineReader:
         line_no = self.first_line
         skipping: LongLine | None = None
         longs: list[LongLine] = []
+        pos = 0  # stream offset of the start of the current block
         for block in self._blocks():
+            base = pos
+            pos += len(block)
             if skipping is not None:
                 i = block.find(b"\n")
                 if i < 0:
@@ -220,6 +300,7 @@ class LineReader:
                 skipping = None
                 line_no += 1
                 block = block[i + 1:]
+                base = pos - len(block)
             cut = block.rfind(b"\n")
             if cut < 0:
                 carry += block
@@ -227,9 +308,10 @@ class LineReader:
                 # one copy of the block: the carried start of a line, then the block's whole lines
                 complete = carry + block[: cut + 1] if carry else block[: cut + 1]
                 carry = block[cut + 1:]
-                yield Chunk(line_no, complete, longs)
+                n = count_lines(complete)
+                yield Chunk(line_no, complete, longs, end=base + cut + 1, next_line=line_no + n)
                 longs = []
-                line_no += count_lines(complete)
+                line_no += n
             if len(carry) > self.max_line_bytes:
                 skipping = LongLine(line_no, carry[:HEAD_BYTES], len(carry))
                 carry = b""
@@ -237,4 +319,9 @@ class LineReader:
         if skipping is not None:
             skipping.truncated = damaged
             longs.append(skipping)
-        yield Chunk(line_no, carry, longs, final=True, tail_damaged=damaged and bool(carry))
+        if self.whole_lines and carry and not damaged:
+            # A line still being written: left for the next read, which starts at its first byte.
+            yield Chunk(line_no, b"", longs, final=True, end=pos - len(carry), next_line=line_no)
+            return
+        yield Chunk(line_no, carry, longs, final=True, tail_damaged=damaged and bool(carry), end=pos,
+                    next_line=line_no + (1 if carry else 0))

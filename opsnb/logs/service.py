@@ -55,8 +55,13 @@ class Logs:
 
     def _ingestor(self, progress: Callable[[int], None] | None, max_line_bytes: int | None,
                   invalid_utf8: str) -> Ingestor:
+        from opsnb.logs.reader import Limits
+
+        st = self._wb.settings
+        limits = Limits(max_bytes=int(st.ingest_max_decompressed_bytes),
+                        max_ratio=float(st.ingest_max_compression_ratio))
         return Ingestor(self._wb.lake, progress=progress, invalid_utf8=invalid_utf8,
-                        max_line_bytes=int(max_line_bytes or (1 << 20)))
+                        max_line_bytes=int(max_line_bytes or (1 << 20)), limits=limits)
 
     def _audit(self, target: str, summary: IngestSummary, params: dict[str, Any]) -> None:
         with self._wb.db.session():
@@ -73,8 +78,11 @@ class Logs:
                format: str | None = None, service: str | None = None, host: str | None = None,
                header_regex: str | None = None, assume_tz: str = "UTC", max_future: Any = None,
                max_line_bytes: int | None = None, invalid_utf8: str = "quarantine",
-               progress: Callable[[int], None] | None = None) -> IngestSummary:
+               progress: Callable[[int], None] | None = None, from_start: bool = False) -> IngestSummary:
         """Ingest log files into the lake: paths, globs (``**`` too), directories, gzip, ``-`` for stdin.
+
+        Each file is read exactly once: a checkpoint committed with its rows says where the next
+        ingest of the same file resumes (after a kill too); a rotated or truncated file starts over.
 
         Args:
             paths: One path or several.
@@ -92,6 +100,8 @@ class Logs:
             max_line_bytes: Longer lines are quarantined (default 1 MiB; the first 64 KiB are kept).
             invalid_utf8: ``quarantine`` (default) or ``replace`` lines that are not UTF-8.
             progress: Called with bytes read from disk, for progress bars.
+            from_start: Read files from their first byte even when they were read before; their
+                rows are stored again (delete the old ones first if they should be replaced).
 
         Returns:
             An :class:`IngestSummary`; ``summary.ok`` is False when nothing could be stored.
@@ -109,7 +119,7 @@ class Logs:
         t0 = time.perf_counter()
         ing = self._ingestor(progress, max_line_bytes, invalid_utf8)
         try:
-            results = ing.ingest_paths(names, opts)
+            results = ing.ingest_paths(names, opts, from_start=from_start)
         finally:
             ing.close()
         summary = IngestSummary(results, time.perf_counter() - t0, _peak_rss_mb())

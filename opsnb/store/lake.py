@@ -19,6 +19,7 @@ Reads go through DuckDB: one in-memory database per Lake, a cursor per query.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -226,31 +227,44 @@ class Lake:
             raise LakeError(f"{out.column('Timestamp').null_count} rows of {table!r} have no Timestamp", table=table)
         return out
 
-    def write(self, table: str, data: pa.Table | pa.RecordBatch | pd.DataFrame) -> WriteResult:
-        """Append rows as one segment per day they touch. Atomic per segment.
+    def write(self, table: str, data: pa.Table | pa.RecordBatch | pd.DataFrame, *,
+              pending: tuple[str, int] | None = None) -> WriteResult:
+        """Append rows as one segment per day they touch. Atomic and durable per segment.
+
+        Each segment is written to a temporary file named with the writer's pid, fsynced,
+        renamed into its day and the day folder fsynced, so a power loss never leaves a named
+        but empty segment.
 
         Args:
             table: Lake table name (``logs``, ``spans``, ``metrics``, ``quarantine``, ...).
             data: Rows with the table's columns; missing nullable columns are filled with nulls.
+            pending: ``(source, seq)``: write the segments as pending parts of that ingest batch,
+                invisible until :meth:`opsnb.store.checkpoints.Checkpoints.commit` commits it.
         """
+        from opsnb.store.checkpoints import fsync_dir, fsync_file, pending_name
+
         tbl = self._conform(table, data)
         if tbl.num_rows == 0:
             return WriteResult(table, 0, ())
         tmp_dir = self.root / ".tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        days = pc.divide(tbl.column("Timestamp").cast(pa.int64()), 86_400_000_000)
-        # floor division for times before 1970 is not a concern: events are recent.
+        # Floor division: a stamp before 1970 belongs to the day before the one truncation gives.
+        us = tbl.column("Timestamp").cast(pa.int64())
+        days = pc.divide(pc.subtract(us, pc.if_else(pc.less(us, 0), 86_400_000_000 - 1, 0)), 86_400_000_000)
         unique = pc.unique(days).to_pylist()
         written: list[str] = []
         for d, part in _by_day(tbl, days, unique):
             day = date(1970, 1, 1) + timedelta(days=int(d))
             dest_dir = self.root / table / _day_dir(day)
             dest_dir.mkdir(parents=True, exist_ok=True)
-            name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
-            tmp = tmp_dir / f"{name}.tmp"
+            stem = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+            name = f"{stem}.parquet" if pending is None else pending_name(stem, *pending)
+            tmp = tmp_dir / f"p{os.getpid()}-{stem}.tmp"
             try:
                 _write_parquet(part, tmp)
+                fsync_file(tmp)
                 os.replace(tmp, dest_dir / name)
+                fsync_dir(dest_dir)
             except OSError as exc:
                 tmp.unlink(missing_ok=True)
                 raise LakeError(f"writing {table} segment to {dest_dir}: {exc}", table=table,
@@ -285,7 +299,32 @@ class Lake:
                     replaced.update(json.loads((day_dir / n).read_text()))
                 except (OSError, ValueError):
                     continue
-        return sorted(day_dir / n for n in names if n.endswith(".parquet") and n not in replaced)
+        live = [day_dir / n for n in names if n.endswith(".parquet") and n not in replaced]
+        if any(n.endswith(".pending") for n in names):
+            live += self._committed_pending(day_dir, names)
+        return sorted(live)
+
+    def _committed_pending(self, day_dir: Path, names: set[str]) -> list[Path]:
+        """Pending ingest segments whose batch is committed (a writer is between commit and rename)."""
+        from opsnb.store.checkpoints import Checkpoints, parse_pending
+
+        cps = Checkpoints(self.root)
+        seqs: dict[str, int | None] = {}
+        out = []
+        for n in names:
+            if not n.endswith(".pending"):
+                continue
+            stem, source, seq = parse_pending(n)
+            final = f"{stem}.parquet"
+            if final in names:
+                continue
+            if source not in seqs:
+                seqs[source] = cps.seq(source)
+            if seqs[source] == seq:
+                out.append(day_dir / n)
+            elif (day_dir / final).exists():  # renamed (and maybe a later batch committed) since listed
+                out.append(day_dir / final)
+        return out
 
     def files(self, table: str, start: datetime | None = None, end: datetime | None = None) -> list[str]:
         """Live segment paths of ``table``, limited to the days overlapping ``[start, end)``."""
@@ -375,14 +414,19 @@ class Lake:
         Returns:
             Number of days compacted.
         """
+        from opsnb.store.checkpoints import sweep_tmp
+
         cutoff = before or datetime.now(UTC).date()
         done = 0
+        sweep_tmp(self.root / ".tmp")
+        self.sweep_pending([table])
         for day in self.days(table):
             if day >= cutoff:
                 continue
             day_dir = self.root / table / _day_dir(day)
             self._sweep(day_dir)
-            live = self._live(day_dir)
+            # A pending segment is an ingest between commit and rename: left to its writer.
+            live = [p for p in self._live(day_dir) if p.suffix == ".parquet"]
             if len(live) < max(min_segments, 2):
                 continue
             merged = pa.concat_tables([pq.read_table(p, schema=SCHEMAS[table]) for p in live])
@@ -390,9 +434,9 @@ class Lake:
             cid = f"c-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
             tmp_dir = self.root / ".tmp"
             tmp_dir.mkdir(parents=True, exist_ok=True)
-            tmp = tmp_dir / f"{cid}.parquet.tmp"
+            tmp = tmp_dir / f"p{os.getpid()}-{cid}.parquet.tmp"
             _write_parquet(merged, tmp)
-            side_tmp = tmp_dir / f"{cid}.replaces.tmp"
+            side_tmp = tmp_dir / f"p{os.getpid()}-{cid}.replaces.tmp"
             side_tmp.write_text(json.dumps([p.name for p in live]))
             os.replace(side_tmp, day_dir / f"{cid}.replaces")
             os.replace(tmp, day_dir / f"{cid}.parquet")
@@ -429,6 +473,31 @@ class Lake:
             out.append({"table": t, "rows": rows, "segments": len(files), "days": len(self.days(t)),
                         "bytes": sum(os.path.getsize(f) for f in files)})
         return out
+
+    def sweep_pending(self, tables: Iterable[str]) -> int:
+        """Finish or delete the pending ingest segments of dead writers (a source whose lock is free).
+
+        Returns:
+            Uncommitted pending segments deleted.
+        """
+        from opsnb.store.checkpoints import Checkpoints, parse_pending
+
+        names = list(tables)
+        sources: set[str] = set()
+        for t in names:
+            base = self.root / t
+            if not base.is_dir():
+                continue
+            for day in base.iterdir():
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                    sources.update(parse_pending(n)[1] for n in os.listdir(day) if n.endswith(".pending"))
+        cps = Checkpoints(self.root)
+        removed = 0
+        for source in sorted(sources):
+            with cps.try_lock(source) as held:
+                if held:
+                    removed += cps.recover(source, list(SCHEMAS))
+        return removed
 
     def _sweep(self, day_dir: Path) -> None:
         """Finish what an interrupted compaction left: replaced segments, stale sidecars."""

@@ -69,7 +69,7 @@ def test_five_megabyte_line(ops_sqlite, tmp_path: Path) -> None:
     assert q["Line"].tolist() == [2, 5]
     assert "longer than the limit" in q["Reason"].iloc[0] and len(q["Raw"].iloc[0]) == 65_536
     # a bigger limit takes it
-    s2 = ops_sqlite.logs.ingest(p, max_line_bytes=8 << 20)
+    s2 = ops_sqlite.logs.ingest(p, max_line_bytes=8 << 20, from_start=True)
     assert s2.stored == 6
 
 

@@ -1,0 +1,257 @@
+"""Exactly-once file ingest: per-source checkpoints committed with the segments they cover.
+
+A file source is known by its device and inode (so a file renamed by logrotate keeps its
+checkpoint and the new file made in its place starts from 0). Its checkpoint
+``<lake>/.ingest/<source>.json`` records the identity (device, inode, size at commit, a
+SHA-256 of the first bytes), the committed offset in the (decompressed) stream, the next line
+number, the format and ``seq``, the number of batches committed.
+
+A batch of one source is written as *pending* segments, ``<day>/<stem>.<source>-<seq>.pending``,
+each fsynced, and the day folders fsynced. Then the checkpoint with the new ``seq`` and the list
+of the batch's segments is written (temp file, fsync, rename, fsync of the folder): that rename is
+the commit. Then the pending segments are renamed to ``<stem>.parquet``. A reader takes a pending
+segment as live only when its source's checkpoint names its ``seq``, so after any kill a batch is
+either wholly visible with the checkpoint advanced, or invisible. The next writer of the source
+(under an ``flock`` the kernel drops when a process dies) finishes the renames of the committed
+batch and deletes pending segments of batches that never committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from opsnb.errors import LakeError
+
+HEAD_HASH_BYTES = 4096
+PENDING = ".pending"
+TMP_MAX_AGE_S = 600  # a temp file this old is a dead writer's, whatever its name says
+
+
+@dataclass
+class Checkpoint:
+    """What is committed of one file source."""
+
+    source: str
+    path: str
+    dev: int
+    ino: int
+    size: int = 0
+    head_len: int = 0
+    head_sha256: str = ""
+    offset: int = 0
+    line: int = 1
+    format: str | None = None
+    seq: int = 0
+    segments: tuple[str, ...] = ()  # the last batch's segments, relative to the lake root
+
+
+def source_id(dev: int, ino: int) -> str:
+    return f"{dev:x}i{ino:x}"
+
+
+def head_hash(path: str, n: int) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read(n)).hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Temp file named with the pid, fsync, rename over ``path``, fsync of the folder."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Checkpoints:
+    """The checkpoints of a lake (``<root>/.ingest``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / ".ingest"
+
+    def path(self, source: str) -> Path:
+        return self.dir / f"{source}.json"
+
+    def get(self, source: str) -> Checkpoint | None:
+        """The committed checkpoint of ``source`` (None when it was never committed)."""
+        try:
+            raw = json.loads(self.path(source).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise LakeError(f"unreadable ingest checkpoint {self.path(source)}: {exc}", table="logs",
+                            path=str(self.path(source))) from None
+        raw["segments"] = tuple(raw.get("segments") or ())
+        return Checkpoint(**raw)
+
+    def seq(self, source: str) -> int | None:
+        """The committed ``seq`` of ``source`` (for readers deciding whether a pending segment is live)."""
+        try:
+            return int(json.loads(self.path(source).read_text(encoding="utf-8"))["seq"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @contextlib.contextmanager
+    def lock(self, source: str) -> Iterator[None]:
+        """Hold the source: one writer at a time (the kernel releases it when the process dies)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / f"{source}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def try_lock(self, source: str) -> Iterator[bool]:
+        """Like :meth:`lock` without waiting: yields whether the source was free."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / f"{source}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def commit(self, cp: Checkpoint, pending: list[Path]) -> None:
+        """Make a batch visible: the checkpoint naming it is the commit, then the renames."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        cp.segments = tuple(str(_final(p).relative_to(self.root)) for p in pending)
+        write_json_atomic(self.path(cp.source), asdict(cp))
+        self._finish(pending)
+
+    def _finish(self, pending: list[Path]) -> None:
+        dirs = set()
+        for p in pending:
+            with contextlib.suppress(FileNotFoundError):  # retention may have removed the day
+                os.replace(p, _final(p))
+                dirs.add(p.parent)
+        for d in dirs:
+            with contextlib.suppress(FileNotFoundError):
+                fsync_dir(d)
+
+    def recover(self, source: str, tables: list[str]) -> int:
+        """Finish a committed batch a dead writer left pending; delete uncommitted ones (call under the lock).
+
+        Returns:
+            Pending segments deleted.
+        """
+        cp = self.get(source)
+        if cp is not None:
+            for rel in cp.segments:
+                final = self.root / rel
+                pend = final.with_name(f"{final.stem}.{source}-{cp.seq}{PENDING}")
+                if pend.exists():
+                    self._finish([pend])
+        committed = cp.seq if cp is not None else 0
+        removed = 0
+        tag = f".{source}-"
+        for table in tables:
+            base = self.root / table
+            if not base.is_dir():
+                continue
+            for day in base.iterdir():
+                try:
+                    names = os.listdir(day)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                for n in names:
+                    if n.endswith(PENDING) and tag in n:
+                        seq = parse_pending(n)[2]
+                        if seq != committed:
+                            (day / n).unlink(missing_ok=True)
+                            removed += 1
+        return removed
+
+
+def pending_name(stem: str, source: str, seq: int) -> str:
+    return f"{stem}.{source}-{seq}{PENDING}"
+
+
+def parse_pending(name: str) -> tuple[str, str, int]:
+    """``(stem, source, seq)`` of a pending segment's file name."""
+    stem, tag = name[: -len(PENDING)].split(".", 1)
+    source, _, seq = tag.rpartition("-")
+    try:
+        return stem, source, int(seq)
+    except ValueError:
+        return stem, source, -1
+
+
+def _stem(p: Path) -> str:
+    return p.name.split(".", 1)[0]
+
+
+def _final(p: Path) -> Path:
+    return p.with_name(f"{_stem(p)}.parquet")
+
+
+def sweep_tmp(tmp_dir: Path, *, now: float | None = None) -> int:
+    """Delete temp files of dead writers: their pid (in the name) is gone, or they are old.
+
+    Returns:
+        Files deleted.
+    """
+    try:
+        names = os.listdir(tmp_dir)
+    except FileNotFoundError:
+        return 0
+    now = time.time() if now is None else now
+    removed = 0
+    me = os.getpid()
+    for n in names:
+        p = tmp_dir / n
+        head = n.split("-", 1)[0]
+        pid = int(head[1:]) if head.startswith("p") and head[1:].isdigit() else None
+        try:
+            age = now - p.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if pid == me:
+            continue
+        if (pid is not None and not pid_alive(pid)) or age > TMP_MAX_AGE_S:
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
