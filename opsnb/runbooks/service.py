@@ -42,6 +42,7 @@ from opsnb.runbooks.runner import FINAL, Job, Outcome
 from opsnb.store.types import utcnow
 
 if TYPE_CHECKING:
+    from opsnb.runbooks.executors import Executor
     from opsnb.workbench import Workbench
 
 TRIGGERS: tuple[str, ...] = ("manual", "schedule", "alert", "rerun", "api")
@@ -134,7 +135,8 @@ class Runbooks:
     # ------------------------------------------------------------------ executor
 
     @property
-    def executor(self) -> Any:
+    def executor(self) -> Executor:
+        """Where runs execute (the ``executor`` setting, built on first use)."""
         with self._exec_lock:
             if self._executor is None:
                 from opsnb.runbooks.executors import make
@@ -353,11 +355,8 @@ class Runbooks:
         with self._live_lock:
             self._live[run_id] = live
         try:
-            ex = self.executor
-            if getattr(ex, "name", "local") == "local":
-                live.future = ex.submit(self._perform, job, live)
-            else:
-                live.future = ex.submit(None, self._remote_payload(job))
+            live.future = self.executor.submit(job, perform=lambda j: self._perform(j, live),
+                                               payload=lambda: self._remote_payload(job))
         except Exception as exc:
             self._finish(job, Outcome("failed", utcnow(), utcnow(), error=f"could not submit: {exc}"), live)
             raise
@@ -567,14 +566,22 @@ class Runbooks:
         """Block until a run ends (or ``timeout``); return its ledger row."""
         live = self._live.get(run_id)
         deadline = None if timeout is None else time.monotonic() + timeout
-        if live is not None and getattr(self.executor, "name", "local") == "local":
-            live.done.wait(timeout)
-            return self.record(run_id)
+        from opsnb.runbooks.executors import ENDED
+
         while True:
-            row = self.record(run_id)
-            if row["status"] in FINAL or (deadline is not None and time.monotonic() >= deadline):
-                return row
-            time.sleep(0.1)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            # A run performed in this process sets ``done``; one performed elsewhere is seen ending
+            # through its handle, and its outcome read from the ledger its worker wrote.
+            if live is not None and live.done.wait(0.1 if left is None else min(0.1, left)):
+                return self.record(run_id)
+            if live is None or (live.future is not None and self.executor.status(live.future) in ENDED):
+                row = self.record(run_id)
+                if row["status"] in FINAL:
+                    return row
+            if deadline is not None and time.monotonic() >= deadline:
+                return self.record(run_id)
+            if live is None:
+                time.sleep(0.1)
 
     def rerun(self, run_id: str, *, reason: str = "", dry_run: bool | None = None, wait: bool = True,
               on_event: Callable[[dict[str, Any]], None] | None = None) -> Run:
