@@ -62,6 +62,8 @@ def up(ctx: click.Context, port: int | None, no_browser: bool, root_dir: str, cr
         click.echo(f"  Dashboards   {urls['dashboards']}")
         click.echo(f"  Overview     {urls['overview']}")
         click.echo(f"  API health   {urls['health']}")
+        if "runs" in urls:
+            click.echo(f"  Run outputs  {urls['runs']}")
         click.echo("  scheduler    running")
         click.echo(f"  server log   {server.log_path}")
         click.echo("Press Ctrl-C to stop.")

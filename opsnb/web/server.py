@@ -31,6 +31,12 @@ from typing import Any
 from opsnb.errors import Conflict, OpsnbError
 
 CULL_IDLE_SECONDS = 600  # a Voila page's kernel (~130 MB) goes this long after its tab closes
+# JupyterLab's defaults for opsnb's Lab: no "receive official Jupyter news?" pop-up, no update checks
+# (a workbench must not call the internet, and the pop-up greets every fresh workspace).
+LAB_OVERRIDES: dict[str, dict[str, Any]] = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+RUNS_LINK = "runbook-runs"  # the name under Lab's root that leads to the workspace's run outputs
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
@@ -81,17 +87,56 @@ def write_config(workspace: Path, *, cull_idle: int = CULL_IDLE_SECONDS) -> Path
     """Write the server config under ``<workspace>/.jupyter/config`` and return its path."""
     cfg_dir = workspace / ".jupyter" / "config"
     cfg_dir.mkdir(parents=True, exist_ok=True)
+    lab_settings = write_lab_overrides(workspace)
     config = {
         "ServerApp": {
             "jpserver_extensions": {"opsnb.web": True, "opsnb.web.server": True, "voila.server_extension": True},
         },
         "MappingKernelManager": {"cull_idle_timeout": cull_idle, "cull_interval": 60},
         # no calls to the internet from the Lab UI
-        "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
+        "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+                   "app_settings_dir": str(lab_settings)},
     }
     path = cfg_dir / "jupyter_server_config.json"
     path.write_text(json.dumps(config, indent=2))
     return path
+
+
+def write_lab_overrides(workspace: Path) -> Path:
+    """Write JupyterLab's settings defaults (:data:`LAB_OVERRIDES`) as ``overrides.json``; return its directory.
+
+    They are defaults, not user settings: a person may still turn the news on in Lab's settings.
+    """
+    d = workspace / ".jupyter" / "lab" / "settings"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "overrides.json").write_text(json.dumps(LAB_OVERRIDES, indent=2))
+    return d
+
+
+def expose_runs(workspace: Path, root_dir: Path) -> str | None:
+    """Where Lab's file browser shows the runbook output notebooks, as a path under ``root_dir``.
+
+    Outputs live in ``<workspace>/runs``; when the workspace is outside the directory Lab serves,
+    a symlink ``<root_dir>/runbook-runs`` leads to them (Jupyter follows links). None when that
+    name is taken by something else or links are not possible.
+    """
+    runs = (workspace / "runs").resolve()
+    runs.mkdir(parents=True, exist_ok=True)
+    root = root_dir.resolve()
+    with contextlib.suppress(ValueError):
+        return runs.relative_to(root).as_posix()
+    link = root / RUNS_LINK
+    if link.is_symlink():
+        if link.resolve() == runs:
+            return RUNS_LINK
+        link.unlink()  # ours, left by another workspace: point it at this one
+    elif link.exists():
+        return None  # a real file or directory of that name: not ours to replace
+    try:
+        link.symlink_to(runs, target_is_directory=True)
+    except OSError:
+        return None
+    return RUNS_LINK
 
 
 def server_argv(*, port: int, root_dir: Path, allow_root: bool | None = None) -> list[str]:
@@ -114,6 +159,7 @@ class Server:
     process: subprocess.Popen[bytes]
     log_path: Path
     stoppers: list[Callable[[], None]] = field(default_factory=list)
+    runs_path: str | None = None  # run outputs, relative to root_dir (see expose_runs)
 
     @property
     def base(self) -> str:
@@ -127,6 +173,7 @@ class Server:
             "dashboards": f"{self.base}/voila/tree/{dash}?token={self.token}",
             "overview": f"{self.base}/voila/render/{dash}/overview.ipynb?token={self.token}",
             "health": f"{self.base}/opsnb/api/v1/health",
+            **({"runs": f"{self.base}/lab/tree/{self.runs_path}?token={self.token}"} if self.runs_path else {}),
         }
 
     def log_tail(self, lines: int = 30) -> str:
@@ -187,8 +234,17 @@ def start(workspace: Path, *, port: int, root_dir: Path, dashboards_dir: str = "
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     finally:
         log.close()
-    return Server(port=port, token=token, root_dir=root_dir, dashboards_dir=dashboards_dir, process=proc,
-                  log_path=log_path)
+    server = Server(port=port, token=token, root_dir=root_dir, dashboards_dir=dashboards_dir, process=proc,
+                    log_path=log_path, runs_path=expose_runs(workspace, root_dir))
+    if server.runs_path == RUNS_LINK:
+        link, runs = root_dir / RUNS_LINK, (workspace / "runs").resolve()
+
+        def unlink() -> None:  # the link lives as long as the server: no dangling link in the root
+            if link.is_symlink() and link.resolve() == runs:
+                link.unlink()
+
+        server.stoppers.insert(0, unlink)  # stoppers run last-first: this one after the scheduler's
+    return server
 
 
 def serve_forever(server: Server, *, echo: Callable[[str], None] = print) -> int:
