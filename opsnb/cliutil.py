@@ -370,7 +370,17 @@ def _number(x: float) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """A duration for people, in its two largest units: ``1d 17h``, ``5m 30s``, ``2.5s``, ``120ms``."""
+    """A duration for people, in its two largest units: ``1d 17h``, ``5m 30s``, ``2.5s``, ``120ms``.
+
+    The one time grammar (``opsnb.timeparse``) formats it where that module is installed; the
+    fallback below writes the same.
+    """
+    try:
+        from opsnb.timeparse import format_duration as one_grammar
+    except ImportError:
+        pass
+    else:
+        return one_grammar(seconds)
     sign = "-" if seconds < 0 else ""
     s = abs(seconds)
     if s < 1:
