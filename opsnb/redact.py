@@ -141,9 +141,9 @@ def settings_secrets(settings: Mapping[str, Any]) -> list[str]:
         value = settings.get(s.name)
         if not s.secret or not isinstance(value, str) or not value:
             continue
-        m = re.search(r"://[^:/@\s]+:([^@\s]+)@", value)
-        if m:  # a URL: its password is the secret; the rest (host, database) is useful in messages
-            out += [m.group(1), unquote(m.group(1))]
+        if "://" in value:  # a URL: its password is the secret; host and database are useful in messages
+            m = re.search(r"://[^:/@\s]+:([^@\s]+)@", value)
+            out += [m.group(1), unquote(m.group(1))] if m else []
         else:
             out.append(value)
     for kind in ("passphrase", "password"):

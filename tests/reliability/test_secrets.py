@@ -62,12 +62,12 @@ def leaky(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Itera
             if "postgres" in db_url:  # trust authentication ignores the password: a marker can ride in it
                 markers[s.name] = _marker("dbpw")
                 overrides[s.name] = db_url.replace("postgres@", f"postgres:{markers[s.name]}@", 1)
-            else:  # SQLite has no password: the URL itself is the secret value
-                overrides[s.name] = markers[s.name] = db_url
+            else:  # a SQLite URL holds no password: nothing secret to set, the workspace's file is used
+                overrides[s.name] = db_url
         else:
             markers[s.name] = _marker(s.name)
             monkeypatch.setenv(s.env, markers[s.name])  # the server's environment, as `opsnb up` has it
-    assert set(markers) >= {"api_token", "database_url"}
+    assert set(markers) >= {"api_token"} and ("database_url" in markers) == ("postgres" in db_url)
     for kind in ("passphrase", "password"):
         markers[f"ssh_{kind}_env"] = _marker(f"ssh{kind}env")
         monkeypatch.setenv(f"TEST_SSH_{kind.upper()}", markers[f"ssh_{kind}_env"])

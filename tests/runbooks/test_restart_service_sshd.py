@@ -156,7 +156,7 @@ def test_real_restart_on_the_chosen_host_only_and_the_lock(rops_ssh: Any, rig: R
     assert ran["params"].iloc[0]["run_id"] == run.id and ran["params"].iloc[0]["dry_run"] is False
     fleet_runs = audit[audit["action"] == "fleet.run"]
     assert len(fleet_runs) == 1 and fleet_runs["actor"].iloc[0] == "olga"
-    assert fleet_runs["params"].iloc[0]["command"] == "systemctl restart web-app"
+    assert fleet_runs["params"].iloc[0]["command"] == "systemctl restart -- web-app"
     assert fleet_runs["params"].iloc[0]["hosts"] == ["sshd-0"] and "workers stuck" in fleet_runs["reason"].iloc[0]
     assert (audit["action"] == "fleet.run.result").sum() == 1
 
