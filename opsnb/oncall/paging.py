@@ -139,10 +139,12 @@ def acknowledge(ops: Workbench, incident_id: str, *, by: str | None = None, at: 
                 retrigger_at = t + spec.ack_timeout
                 s.add(Timer(escalation_id=e.id, kind="retrigger", due_at=retrigger_at, round=0, level=0,
                             generation=e.generation, status="pending", result=[]))
-        # audited even when nothing was paged: an acknowledgement is an action someone took
-        ops.audit.record(action="oncall.acknowledge", target=incident_id,
-                         params={"by": who, "at": t.isoformat(), "cancelled": cancelled,
-                                 "escalations": [e.id for e in escs]})
+        # Audited when pages were cancelled, and for an incident opsnb does not track (nothing else would
+        # record that someone acknowledged it); a tracked incident's own change is audited as incident.update.
+        if escs or incident.get("incident_status") is None:
+            ops.audit.record(action="oncall.acknowledge", target=incident_id,
+                             params={"by": who, "at": t.isoformat(), "cancelled": cancelled,
+                                     "escalations": [e.id for e in escs]})
         if escs:
             _timeline(ops, s, incident_id, "ack", t, who,
                       {"cancelled": cancelled, "retrigger_at": retrigger_at.isoformat() if retrigger_at else None})

@@ -214,6 +214,7 @@ def test_pages_and_acks_reach_the_incident_timeline(ops: Workbench, rx: HttpRece
 
 
 def test_an_acknowledgement_is_audited_even_when_nothing_was_paged(ops: Workbench) -> None:
+    """An incident opsnb does not track (an external id) leaves no other record of the ack."""
     out = ops.oncall.acknowledge("INC-404", at=T0)
     assert out["escalations"] == 0
     rec = ops.audit.list(action="oncall.acknowledge")
