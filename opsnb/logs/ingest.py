@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from opsnb.errors import LakeError, ValidationError
+from opsnb.errors import LakeError, OpsnbError, ValidationError
 from opsnb.logs import formats as F
 from opsnb.logs import jsonlines as J
 from opsnb.logs import normalise as N
@@ -93,6 +93,7 @@ class _Source:
     line: int
     size: int
     committed: int  # offset of the last commit
+    res: SourceResult  # its format is committed once detected
 
 
 @dataclass
@@ -282,7 +283,8 @@ class Ingestor:
                 "Raw": pa.array([r["Raw"] for r in q], pa.binary()),
             }), pending=pending).segments
         if src is not None and (slices or written or src.offset != src.committed):
-            cp = _replace(src.cp, offset=src.offset, line=src.line, seq=src.cp.seq + 1, size=src.size)
+            cp = _replace(src.cp, offset=src.offset, line=src.line, seq=src.cp.seq + 1, size=src.size,
+                          format=src.cp.format or src.res.format)
             src.cp, src.committed = cp, src.offset
             self._pending.append(self._commits.submit(self._commit, cp, slices, written))
 
@@ -301,11 +303,29 @@ class Ingestor:
     # ------------------------------------------------------------- sources
     def ingest_paths(self, paths: Iterable[str], opts: F.ParseOptions, *,
                      from_start: bool = False) -> list[SourceResult]:
-        """Ingest files, globs, directories and ``-`` (stdin); files resume from their checkpoint."""
-        found, missing = expand(list(paths))
+        """Ingest files, globs, directories and ``-`` (stdin); files resume from their checkpoint.
+
+        A location ``<scheme>://...`` is read by the log source registered for its scheme
+        (:mod:`opsnb.logs.sources`; ``file://`` is a path).
+        """
+        from opsnb.logs.sources import SOURCES, scheme_of
+
+        paths = list(paths)
+        files = [p.removeprefix("file://") for p in paths if scheme_of(p) == "file"]
+        found, missing = expand(files)
         results = [SourceResult(source=m.split(":")[0], error=m) for m in missing]
         for path in found:
             results.append(self.ingest_path(path, opts, from_start=from_start))
+        for location in (p for p in paths if scheme_of(p) != "file"):
+            try:
+                streams = SOURCES.get(scheme_of(location)).open(location)
+                for name, stream in streams:
+                    res = SourceResult(source=name)
+                    with stream:
+                        self.ingest_stream(stream, _replace(opts, source=name), res)
+                    results.append(res)
+            except (OSError, OpsnbError) as exc:  # one unreadable location does not stop the others
+                results.append(SourceResult(source=location, error=f"cannot read {location}: {exc}"))
         return results
 
     def ingest_path(self, path: str, opts: F.ParseOptions, *, from_start: bool = False,
@@ -354,14 +374,13 @@ class Ingestor:
                 stream = open_file(raw, self.progress, self.limits, compressed=gz)
                 if cp.offset and gz:  # offsets count decompressed bytes: read up to it again
                     skip(stream, cp.offset)
-                self._src = _Source(cp=cp, offset=cp.offset, line=cp.line, size=st.st_size, committed=cp.offset)
+                self._src = _Source(cp=cp, offset=cp.offset, line=cp.line, size=st.st_size, committed=cp.offset,
+                                    res=res)
                 try:
                     self.ingest_stream(stream, o, res, first_line=cp.line, start=cp.offset,
                                        whole_lines=whole_lines)
                     if res.format == "otlp" and not res.error:
                         self._src.offset = cp.offset + res.bytes
-                    if res.format and self._src.cp.format is None:
-                        self._src.cp = _replace(self._src.cp, format=res.format)
                     self.flush(last=True)
                     self._wait()
                 finally:
@@ -405,6 +424,8 @@ class Ingestor:
         ``start``: offset of the stream's first byte in its source (for the checkpoint).
         """
         head, head_error = read_head(stream, 1 << 20)
+        if not head and start and not head_error:
+            return res  # read before, nothing appended since
         fmt = opts.format
         if fmt is None:
             det = F.detect(head, opts.header_regex)

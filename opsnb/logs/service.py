@@ -61,7 +61,8 @@ class Logs:
         limits = Limits(max_bytes=int(st.ingest_max_decompressed_bytes),
                         max_ratio=float(st.ingest_max_compression_ratio))
         return Ingestor(self._wb.lake, progress=progress, invalid_utf8=invalid_utf8,
-                        max_line_bytes=int(max_line_bytes or (1 << 20)), limits=limits)
+                        max_line_bytes=int(max_line_bytes or (1 << 20)), limits=limits,
+                        batch_rows=int(st.ingest_batch_rows), chunk_bytes=int(st.ingest_chunk_bytes))
 
     def _audit(self, target: str, summary: IngestSummary, params: dict[str, Any]) -> None:
         with self._wb.db.session():
