@@ -135,7 +135,10 @@ def style_health(df: pd.DataFrame, *, ratio_columns: Sequence[str] = (), bad: fl
     def shade(v: Any) -> str:
         return "color:#c0392b;font-weight:bold" if isinstance(v, float) and v > bad else ""
 
-    styler = df.style.format(fmt, na_rep="–")
+    # Styler does not escape by default: a service name from ingested logs would be markup in a
+    # stakeholder's browser. Values, the index and the headers are all escaped.
+    styler = df.style.format(fmt, na_rep="–", escape="html").format_index(escape="html", axis=0)
+    styler = styler.format_index(escape="html", axis=1)
     if ratio_columns:
         styler = styler.map(shade, subset=list(ratio_columns))
     return styler
