@@ -192,6 +192,19 @@ class Registry(Generic[T]):
                 slot.loaded = True
             return slot.obj
 
+    def canonical(self, name: str) -> str:
+        """The name as registered for ``name`` given in any case (nothing is imported).
+
+        Raises:
+            NotFound: No such name (with a did-you-mean).
+        """
+        with self._lock:
+            self._scan()
+            slot = self._slots.get(str(name).lower())
+            if slot is None:
+                raise self._not_found(str(name))
+            return slot.name
+
     def __getitem__(self, name: str) -> T:
         return self.get(name)
 
@@ -231,9 +244,9 @@ class Registry(Generic[T]):
         known = self.names()
         lowered = {n.lower(): n for n in known}
         close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
-        hint = f"; did you mean {lowered[close[0]]!r}?" if close else ""
+        hint = f" (did you mean {lowered[close[0]]!r}?)" if close else ""
         plugins = f" (third parties add one with an entry point in group {self.group!r})" if self.group else ""
-        return NotFound(f"unknown {self.kind} {name!r}{hint} known: {', '.join(known) or 'none'}{plugins}",
+        return NotFound(f"unknown {self.kind} {name!r}{hint}; known: {', '.join(known) or 'none'}{plugins}",
                         kind=self.kind, key=name)
 
     def _adapted(self, name: str, obj: Any, *, where: str) -> T:

@@ -68,10 +68,24 @@ def _total_bytes(paths: tuple[str, ...]) -> int | None:
     return sum(os.path.getsize(f) for f in files) or None
 
 
+def _check_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A registered format's name (any case), or a usage error that suggests the closest one."""
+    from opsnb.errors import NotFound
+    from opsnb.logs.formats import FORMATS
+
+    if value.lower() == "auto":
+        return "auto"
+    try:
+        return FORMATS.get(value).name
+    except NotFound as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "log_format", type=click.Choice(FORMAT_CHOICES), default="auto", show_default=True,
-              help="Log format; auto detects it per file from its first MiB.")
+@click.option("--format", "log_format", default="auto", show_default=True, metavar="NAME", callback=_check_format,
+              help="Log format: auto (detected per file from its first MiB), " + ", ".join(FORMAT_CHOICES[1:])
+                   + ", or one a plugin registered (opsnb.log_formats).")
 @click.option("--service", default=None, help="ServiceName of events that do not name one.")
 @click.option("--host", default=None, help="HostName of events that do not name one.")
 @click.option("--header-regex", default=None, metavar="REGEX",

@@ -21,6 +21,16 @@ Formats (name: what it reads):
 - ``plain``: a header (time stamp, optional level) starts an entry, other lines continue it;
   the header is a regular expression with named groups, a default one recognises common stamps.
 
+Formats live in :data:`FORMATS`, a :class:`~opsnb.registry.Registry` (entry-point group
+``opsnb.log_formats``). A format runs on one of the engines above; the built-ins are
+registered the way a third party registers its own: a header regex with named groups
+on the ``regex`` engine (one entry per line) or the ``plain`` engine (lines it does not
+match continue the entry)::
+
+    from opsnb.logs.formats import FORMATS, LogFormat
+
+    FORMATS.register("haproxy", LogFormat("haproxy", header_regex=r"^(?P<ts>[^ ]+ [^ ]+) (?P<msg>.*)$"))
+
 Assumptions (documented in the README): a time stamp without a zone is UTC
 unless ``assume_tz`` says otherwise, and the row gets ``LogAttributes['opsnb.ts_assumed']``;
 a BSD syslog stamp has no year: the current one, or the previous one when that
@@ -35,10 +45,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from opsnb.errors import ValidationError
+from opsnb.errors import NotFound, ValidationError
+from opsnb.registry import Registry
 
 LINE_FORMATS = ("jsonl", "journald", "logfmt", "syslog5424", "syslog3164", "access", "plain")
-FORMATS = (*LINE_FORMATS, "otlp")
+# The built-in parsers a format runs on; ``regex`` is ``plain`` with one entry per line.
+ENGINES = (*LINE_FORMATS, "otlp", "regex")
 MULTILINE = frozenset({"plain", "syslog3164", "syslog5424"})
 
 # ----------------------------------------------------------------- key aliases
@@ -127,7 +139,7 @@ class ParseOptions:
     """How one source is parsed.
 
     Attributes:
-        format: A name of :data:`FORMATS`, or ``None`` to detect it.
+        format: A name registered in :data:`FORMATS` (any case), or ``None`` to detect it.
         service: ServiceName for events that do not name one.
         host: HostName for events that do not name one.
         header_regex: ``plain`` header (named groups ts, level, msg, service, host, trace_id, span_id;
@@ -148,9 +160,12 @@ class ParseOptions:
     resource: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.format is not None and self.format not in FORMATS:
-            raise ValidationError(f"unknown log format {self.format!r}; known: {', '.join(FORMATS)}",
-                                  field="format", value=self.format)
+        if self.format is not None:
+            try:
+                spec = FORMATS.get(self.format)
+            except NotFound as exc:
+                raise ValidationError(str(exc), field="format", value=str(self.format)[:80]) from None
+            object.__setattr__(self, "format", spec.name)  # the registered spelling, whatever the case given
         if self.header_regex is not None:
             check_header_regex(self.header_regex)
         try:
@@ -183,6 +198,67 @@ def positional(pattern: str) -> tuple[str, list[str]]:
     for name, idx in compiled.groupindex.items():
         names[idx - 1] = name
     return pattern, names
+
+
+# ------------------------------------------------------------------ registry
+@dataclass(frozen=True)
+class LogFormat:
+    """A log format: which engine parses it, and for the regex engines the header regex.
+
+    Attributes:
+        name: The name ``--format`` takes.
+        engine: One of :data:`ENGINES`. ``regex``: each line is one entry matched by
+            ``header_regex``; ``plain``: a line the regex matches starts an entry, others
+            continue it (stack traces). The other engines are the built-in formats.
+        header_regex: Named groups ts (required), level, msg, service, host, trace_id,
+            span_id; other named groups become LogAttributes. RE2 syntax: no look-around.
+        description: One line for listings.
+    """
+
+    name: str
+    engine: str = "regex"
+    header_regex: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValidationError(f"log format {self.name!r}: unknown engine {self.engine!r} "
+                                  f"(engines: {', '.join(ENGINES)})", field="engine", value=self.engine)
+        if self.engine == "regex" and not self.header_regex:
+            raise ValidationError(f"log format {self.name!r}: the regex engine needs header_regex",
+                                  field="header_regex")
+        if self.header_regex is not None:
+            check_header_regex(self.header_regex)
+            if "ts" not in re.compile(self.header_regex).groupindex:
+                raise ValidationError(f"log format {self.name!r}: header_regex needs a (?P<ts>...) group",
+                                      field="header_regex")
+
+
+def _adapt_format(name: str, obj: object) -> LogFormat:
+    if not isinstance(obj, LogFormat):
+        raise TypeError(f"expected an opsnb.logs.formats.LogFormat, got {type(obj).__name__}")
+    if obj.name.lower() != name.lower():
+        raise TypeError(f"the format object is named {obj.name!r}, not {name!r}")
+    return obj
+
+
+FORMATS: Registry[LogFormat] = Registry("log format", group="opsnb.log_formats", adapt=_adapt_format)
+for _name, _what in (("jsonl", "one JSON object per line"), ("journald", "journalctl -o json"),
+                     ("logfmt", "key=value pairs"), ("syslog5424", "RFC 5424 syslog"),
+                     ("syslog3164", "BSD syslog"), ("access", "nginx/Apache access log"),
+                     ("plain", "a time-stamped header line, continuation lines"),
+                     ("otlp", "OTLP/JSON export requests")):
+    FORMATS.register(_name, LogFormat(_name, engine=_name, description=_what), origin="opsnb")
+
+
+def engine(fmt: str, opts: ParseOptions) -> tuple[str, ParseOptions]:
+    """The engine that parses format ``fmt``, and the options it runs with (its header regex)."""
+    spec = FORMATS.get(fmt)
+    if spec.engine == spec.name:
+        return spec.engine, opts
+    from dataclasses import replace
+
+    return spec.engine, replace(opts, header_regex=opts.header_regex or spec.header_regex)
 
 
 # ------------------------------------------------------------------ detection
@@ -459,6 +535,8 @@ def header_pattern(fmt: str, header_regex: str | None) -> str | None:
     """The regex (Python and RE2) of a line that starts an entry, for multi-line formats."""
     if fmt == "plain":
         return header_regex or PLAIN_HEADER
+    if fmt == "regex":
+        return None  # one entry per line: a line the regex does not match is quarantined
     if fmt in ("syslog3164", "syslog5424"):
         # Only indented lines continue a syslog entry; any other line is judged on its own.
         return r"^[^ \t]"
@@ -481,7 +559,7 @@ def inner_sql(fmt: str, header_regex: str | None = None) -> str:
         return syslog3164_inner_sql()
     if fmt == "access":
         return access_inner_sql()
-    if fmt == "plain":
+    if fmt in ("plain", "regex"):
         return plain_inner_sql(header_regex)
     raise ValidationError(f"format {fmt!r} is not a line format", field="format")
 

@@ -441,6 +441,7 @@ class Ingestor:
                     res.bytes += len(block)
                 return res
         res.format = fmt
+        fmt, opts = F.engine(fmt, opts)  # a registered format runs on one of the built-in engines
         if fmt == "otlp":
             if head_error:
                 res.error = head_error
@@ -450,7 +451,7 @@ class Ingestor:
                             prefix=head, first_line=first_line, error=head_error, whole_lines=whole_lines)
         observed = datetime.now(UTC)
         json_schema = J.explicit_schema(head) if fmt in ("jsonl", "journald") else None
-        resource = {"log.file.path": opts.source, "opsnb.format": fmt, **opts.resource}
+        resource = {"log.file.path": opts.source, "opsnb.format": res.format, **opts.resource}
         held = b""
         held_line = first_line
         inflight: deque[Future[_Part]] = deque()

@@ -2,10 +2,11 @@
 
 A kind validates its configuration and delivers one message; it raises
 :class:`~opsnb.errors.NotifyError` on failure, with ``permanent=True`` when
-retrying cannot help (a 4xx other than 408/429, a rejected recipient). Third
-parties register their own kinds the same way the built-ins are registered::
+retrying cannot help (a 4xx other than 408/429, a rejected recipient). Kinds
+live in :data:`CHANNELS`, a :class:`~opsnb.registry.Registry` (entry-point group
+``opsnb.channels``); third parties register their own the way the built-ins are::
 
-    @register
+    @CHANNELS.register("teams")
     class Teams(ChannelKind):
         kind = "teams"
         ...
@@ -34,9 +35,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from opsnb.errors import NotifyError, ValidationError
+from opsnb.errors import NotFound, NotifyError, ValidationError
+from opsnb.registry import Registry
 
-REGISTRY: dict[str, ChannelKind] = {}
 _REF = re.compile(r"^(env):([A-Za-z_][A-Za-z0-9_]{0,127})$|^(file):(/.{1,1000})$")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})$")
 MAX_SECRET_FILE = 65536
@@ -116,20 +117,36 @@ class ChannelKind:
         raise NotImplementedError
 
 
+def _adapt_kind(name: str, obj: object) -> ChannelKind:
+    """A ChannelKind instance (a subclass is instantiated) whose ``kind`` is its registered name."""
+    if isinstance(obj, type) and issubclass(obj, ChannelKind):
+        obj = obj()
+    if not isinstance(obj, ChannelKind):
+        raise TypeError(f"expected a ChannelKind subclass, got {type(obj).__name__}")
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,29}", name) or obj.kind != name:
+        raise TypeError(f"channel kind {obj.kind!r} must be a short lowercase name, the one it is registered as")
+    return obj
+
+
+CHANNELS: Registry[ChannelKind] = Registry("channel kind", group="opsnb.channels", adapt=_adapt_kind)
+REGISTRY = CHANNELS  # the earlier name
+
+
 def register(cls: type[ChannelKind]) -> type[ChannelKind]:
-    """Class decorator adding a channel kind to the registry."""
-    if not cls.kind or not re.fullmatch(r"[a-z][a-z0-9_-]{0,29}", cls.kind):
-        raise ValueError(f"channel kind {cls.kind!r} must be a short lowercase name")
-    REGISTRY[cls.kind] = cls()
-    return cls
+    """Class decorator: ``CHANNELS.register(cls.kind, cls)``."""
+    return CHANNELS.register(cls.kind, cls)
 
 
 def kind_of(name: str) -> ChannelKind:
+    """The channel kind registered as ``name``.
+
+    Raises:
+        ValidationError: No such kind (a bad channel definition); the message suggests the closest.
+    """
     try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ValidationError(f"unknown channel kind {name!r}; known: {', '.join(sorted(REGISTRY))}",
-                              field="kind", value=str(name)[:40]) from None
+        return CHANNELS.get(name)
+    except NotFound as exc:
+        raise ValidationError(str(exc), field="kind", value=str(name)[:40]) from None
 
 
 def _check_url(url: str, what: str) -> list[str]:
@@ -171,7 +188,7 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-@register
+@CHANNELS.register("slack", origin="opsnb")
 class SlackWebhook(ChannelKind):
     """A Slack-compatible incoming webhook: POST ``{"text": ...}``. Target: the webhook URL (or a reference)."""
 
@@ -205,7 +222,7 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-@register
+@CHANNELS.register("webhook", origin="opsnb")
 class SignedWebhook(ChannelKind):
     """A generic JSON webhook, signed.
 
@@ -243,7 +260,7 @@ def _addresses(value: str) -> list[str]:
     return [a.strip() for a in value.split(",") if a.strip()]
 
 
-@register
+@CHANNELS.register("smtp", origin="opsnb")
 class SmtpEmail(ChannelKind):
     """Email through an SMTP relay (smtplib, with a timeout).
 

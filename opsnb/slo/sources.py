@@ -1,15 +1,17 @@
 """Where SLIs come from: a registry of sources that return per-minute good/total counts.
 
-A source is registered under the ``metricSource.type`` it serves. The built-ins,
-``lake`` (the event lake, through DuckDB) and ``prometheus`` (its HTTP API), are
-registered exactly like your own::
+A source is registered in :data:`SOURCES` (a :class:`~opsnb.registry.Registry`,
+entry-point group ``opsnb.slo_sources``) under the ``metricSource.type`` it serves,
+in any case (an OpenSLO file writes ``Prometheus``). The built-ins, ``lake`` (the
+event lake, through DuckDB) and ``prometheus`` (its HTTP API), are registered
+exactly like your own::
 
-    from opsnb.slo.sources import Source, register_source
+    from opsnb.slo.sources import SOURCES, Source
 
     class MySource(Source):
         def validate(self, slo): return []
         def counts(self, ops, slos, start_min, end_min): ...
-    register_source("mysource", MySource())
+    SOURCES.register("mysource", MySource())
 
 ``counts`` returns, for each SLO name, two float arrays (good, total) indexed by
 epoch minute ``start_min .. end_min - 1``. Counts are events, never ratios, so that
@@ -37,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from opsnb.errors import ConnectError, LakeError, ValidationError
+from opsnb.errors import ConnectError, LakeError, NotFound, ValidationError
+from opsnb.registry import Registry, instance_of
 
 if TYPE_CHECKING:
     from opsnb.slo.spec import SLOSpec
@@ -58,12 +61,12 @@ class Source:
         raise NotImplementedError
 
 
-SOURCES: dict[str, Source] = {}
+SOURCES: Registry[Source] = Registry("metricSource type", group="opsnb.slo_sources", adapt=instance_of(Source))
 
 
-def register_source(type_name: str, source: Source) -> None:
-    """Serve ``metricSource.type: <type_name>`` with ``source``."""
-    SOURCES[type_name] = source
+def register_source(type_name: str, source: Source, *, replace: bool = False) -> None:
+    """Serve ``metricSource.type: <type_name>`` with ``source`` (``SOURCES.register``)."""
+    SOURCES.register(type_name, source, replace=replace)
 
 
 def source_of(slo: SLOSpec) -> tuple[str, Source]:
@@ -74,10 +77,10 @@ def source_of(slo: SLOSpec) -> tuple[str, Source]:
         raise ValidationError(f"SLO {slo.name!r}: good and total come from different sources ({', '.join(sorted(types))})",
                               field="indicator")
     t = types.pop()
-    if t not in SOURCES:
-        raise ValidationError(f"SLO {slo.name!r}: unknown metricSource type {t!r}; registered: "
-                              f"{', '.join(sorted(SOURCES))}", field="metricSource.type", value=t)
-    return t, SOURCES[t]
+    try:  # any case: OpenSLO files write "Prometheus"
+        return SOURCES.canonical(t), SOURCES.get(t)
+    except NotFound as exc:
+        raise ValidationError(f"SLO {slo.name!r}: {exc}", field="metricSource.type", value=t) from None
 
 
 # --------------------------------------------------------------------------- lake
@@ -437,5 +440,5 @@ class PrometheusSource(Source):
         return out
 
 
-register_source("lake", LakeSource())
-register_source("prometheus", PrometheusSource())
+SOURCES.register("lake", LakeSource(), origin="opsnb")
+SOURCES.register("prometheus", PrometheusSource(), origin="opsnb")

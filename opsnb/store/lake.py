@@ -37,7 +37,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from opsnb.errors import LakeError, ValidationError
+from opsnb.errors import LakeError, NotFound, ValidationError
+from opsnb.registry import Registry
 
 if TYPE_CHECKING:
     import duckdb
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 TS = pa.timestamp("us", tz="UTC")
 STRMAP = pa.map_(pa.string(), pa.string())
 
-SCHEMAS: dict[str, pa.Schema] = {
+_BUILTIN_SCHEMAS: dict[str, pa.Schema] = {
     "logs": pa.schema([
         ("Timestamp", TS),
         ("ObservedTimestamp", TS),
@@ -97,11 +98,42 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
-def register_table(name: str, schema: pa.Schema) -> None:
-    """Declare a lake table. Its schema must have a ``Timestamp`` column (UTC)."""
+def _adapt_schema(name: str, schema: object) -> pa.Schema:
+    # The name is a folder of the lake and a DuckDB view: one spelling only.
+    if not isinstance(schema, pa.Schema):
+        raise TypeError(f"expected a pyarrow.Schema, got {type(schema).__name__}")
+    if name != name.lower() or not name.replace("_", "").isalnum():
+        raise TypeError(f"lake table name {name!r} must be lowercase letters, digits and '_'")
     if "Timestamp" not in schema.names:
         raise ValidationError(f"lake table {name!r} needs a Timestamp column", field="schema")
-    SCHEMAS[name] = schema
+    return schema
+
+
+TABLES: Registry[pa.Schema] = Registry("lake table", group="opsnb.lake_tables", adapt=_adapt_schema)
+"""Every lake table's schema (entry-point group ``opsnb.lake_tables``)."""
+SCHEMAS = TABLES  # the name readers use: ``SCHEMAS["logs"]``, ``name in SCHEMAS``
+for _name, _schema in _BUILTIN_SCHEMAS.items():
+    TABLES.register(_name, _schema, origin="opsnb")
+
+
+def register_table(name: str, schema: pa.Schema, *, replace: bool = False) -> None:
+    """Declare a lake table (``TABLES.register``). Its schema must have a ``Timestamp`` column (UTC)."""
+    TABLES.register(name, schema, replace=replace)
+
+
+def table_name(name: str) -> str:
+    """A registered table's name, exactly as its folder is spelled.
+
+    Raises:
+        LakeError: No such table (with a did-you-mean).
+    """
+    try:
+        canonical = TABLES.canonical(name)
+    except NotFound as exc:
+        raise LakeError(str(exc), table=name) from None
+    if canonical != name:
+        raise LakeError(f"lake table {name!r} is spelled {canonical!r}", table=name)
+    return canonical
 
 
 @dataclass(frozen=True)
@@ -198,9 +230,7 @@ class Lake:
 
     # ----------------------------------------------------------------- writing
     def _conform(self, table: str, data: Any) -> pa.Table:
-        if table not in SCHEMAS:
-            raise LakeError(f"unknown lake table {table!r}; known: {', '.join(sorted(SCHEMAS))}", table=table)
-        schema = SCHEMAS[table]
+        schema = SCHEMAS[table_name(table)]
         if isinstance(data, pa.RecordBatch):
             data = pa.Table.from_batches([data])
         elif not isinstance(data, pa.Table):
@@ -453,10 +483,8 @@ class Lake:
             Per table: ``compacted`` (days merged) and ``deleted`` (days removed).
         """
         names = list(tables) if tables else [t for t in SCHEMAS if (self.root / t).is_dir()]
-        unknown = [t for t in names if t not in SCHEMAS]
-        if unknown:
-            raise LakeError(f"unknown lake table {unknown[0]!r}; known: {', '.join(sorted(SCHEMAS))}",
-                            table=unknown[0])
+        for t in names:
+            table_name(t)
         out: dict[str, dict[str, Any]] = {}
         for t in names:
             deleted = self.retain(t, days=retention_days) if retention_days is not None else []

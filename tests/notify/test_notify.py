@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from opsnb.errors import Conflict, NotFound, NotifyError, PermissionDenied, ValidationError
-from opsnb.notify.channels import ChannelKind, register, verify
+from opsnb.notify.channels import CHANNELS, ChannelKind, verify
 from opsnb.notify.service import backoff
 from opsnb.workbench import Workbench, connect
 from tests.conftest import make_ops
@@ -160,8 +161,14 @@ class _Crash(ChannelKind):
         return "delivered after the crash"
 
 
-def test_claimed_delivery_of_dead_process_is_retried_after_lease(ops: Workbench) -> None:
-    register(_Crash)
+@pytest.fixture
+def crash_kind() -> Iterator[None]:
+    CHANNELS.register("test-crash", _Crash)  # as a third party registers a kind
+    yield
+    CHANNELS.unregister("test-crash")
+
+
+def test_claimed_delivery_of_dead_process_is_retried_after_lease(ops: Workbench, crash_kind: None) -> None:
     _Crash.crash = True
     ops.notify.create_channel(name="c", kind="test-crash")
     from opsnb.notify import hooks
@@ -282,3 +289,8 @@ def test_cli(ops_sqlite: Workbench) -> None:
         out = r.invoke(cli, ["notify", "deliveries", "--format", "json", "-w", ws])
         assert [d["summary"] for d in json.loads(out.output)] == ["from cli"]
     assert rx.requests[0].json()["text"] == "*from cli*"
+
+
+def test_unknown_channel_kind_suggests_the_closest(ops_sqlite: Workbench) -> None:
+    with pytest.raises(ValidationError, match=r"unknown channel kind 'slak' \(did you mean 'slack'\?\)"):
+        ops_sqlite.notify.create_channel(name="typo", kind="slak", target="https://example.invalid/hook")
