@@ -290,9 +290,9 @@ class Registry(Generic[T]):
     def add_entry_point(self, ep: Any) -> None:
         """Register one ``importlib.metadata.EntryPoint`` lazily (used by the scan, and by tests).
 
-        A name registered in code wins over an entry point of the same name only when it is
-        the same target; two different distributions declaring one name make it ambiguous
-        (looking it up is a Conflict naming both) rather than one silently winning.
+        An entry point naming the same target as an existing registration is ignored (a
+        package found twice on sys.path); one naming another target makes the name ambiguous:
+        looking it up is a Conflict naming both, rather than one of them silently winning.
         """
         dist = getattr(getattr(ep, "dist", None), "name", None) or "unknown distribution"
         name, value = str(ep.name), str(ep.value)
