@@ -7,6 +7,7 @@ normalises what comes back.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,35 @@ import pyarrow.compute as pc
 from opsnb.logs import formats as F
 
 SLOW_PIECE = 64  # JSON pieces this small are read line by line when pyarrow refuses them
+# Deeper lines are quarantined before pyarrow sees them: its parser recurses per level, and a
+# 40 KB line nested 20,000 deep crashed the process (SIGSEGV) instead of raising.
+MAX_DEPTH = 512
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def too_deep(data: bytes, starts: np.ndarray, ends: np.ndarray, lengths: np.ndarray,
+             keep: np.ndarray) -> list[tuple[int, int]]:
+    """The kept lines nested deeper than :data:`MAX_DEPTH`, with their depth.
+
+    Conservative and cheap: only a line longer than twice the limit can be that deep, and only one
+    with that many brackets (``bytes.count``) is measured exactly (brackets in strings do not count).
+    """
+    out = []
+    for i in np.flatnonzero(keep & (lengths > 2 * MAX_DEPTH)):
+        raw = data[starts[i]:ends[i]]
+        if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+            continue
+        depth = nesting_depth(raw)
+        if depth > MAX_DEPTH:
+            out.append((int(i), depth))
+    return out
+
+
+def nesting_depth(raw: bytes) -> int:
+    """The deepest nesting of ``[``/``{`` in a JSON text, outside strings."""
+    bare = np.frombuffer(_STRING.sub(b"", raw), dtype=np.uint8)
+    step = (bare == 91).astype(np.int32) + (bare == 123) - (bare == 93) - (bare == 125)
+    return int(np.cumsum(step).max(initial=0))
 
 
 def parse(data: bytes, starts: np.ndarray, ends: np.ndarray, idx: np.ndarray, *, journald: bool,
@@ -86,7 +116,7 @@ def explicit_schema(head: bytes) -> pa.Schema | None:
     for line in head.split(b"\n")[:50]:
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             continue
         if isinstance(obj, dict):
             for k in ts_keys & obj.keys():
@@ -152,6 +182,9 @@ def parse_slow(data: bytes, starts: np.ndarray, ends: np.ndarray,
         raw = data[starts[i]:ends[i]]
         try:
             obj = json.loads(raw)
+        except RecursionError:
+            bad.append((int(i), "JSON nested too deep"))
+            continue
         except ValueError as exc:
             bad.append((int(i), f"invalid JSON: {exc}"))
             continue
