@@ -98,14 +98,18 @@ def _check_format(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--format-out", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Summary output format.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@click.option("--from-start", is_flag=True,
+              help="Read files from their first byte even if read before (their rows are stored again).")
 @pass_ops
 def ingest_cmd(ops: Any, paths: tuple[str, ...], log_format: str, service: str | None, host: str | None,
                header_regex: str | None, assume_tz: str, max_future: str, invalid_utf8: str, fmt: str,
-               no_progress: bool) -> None:
+               no_progress: bool, from_start: bool) -> None:
     """Ingest log files (globs, directories, gzip, - for stdin) into the lake.
 
     Bad lines are quarantined with their reason (see `opsnb logs quarantine`); the
-    exit status is 1 only when nothing at all could be stored.
+    exit status is 1 only when nothing at all could be stored. Each file is read once:
+    a rerun (after a kill too) resumes where the committed rows end; a rotated or
+    truncated file starts over; --from-start reads it all again.
 
     \b
     Example:
@@ -119,7 +123,7 @@ def ingest_cmd(ops: Any, paths: tuple[str, ...], log_format: str, service: str |
         summary = ops.logs.ingest(list(paths), format=None if log_format == "auto" else log_format,
                                   service=service, host=host, header_regex=header_regex, assume_tz=assume_tz,
                                   max_future=max_future, invalid_utf8=invalid_utf8,
-                                  progress=bar.update if bar is not None else None)
+                                  progress=bar.update if bar is not None else None, from_start=from_start)
     finally:
         if bar is not None:
             bar.close()

@@ -174,3 +174,24 @@ def test_a_batch_committed_but_not_renamed_is_visible_and_finished(tmp_path: Pat
     with cps.lock(src):
         assert cps.recover(src, ["logs"]) == 0
     assert final.exists() and not seg.exists() and lake.count("logs") == 3
+
+
+def test_cli_rerun_reads_nothing_new_and_from_start_reads_again(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from opsnb.cli import cli
+
+    ws = tmp_path / "ws"
+    make_ops(ws).close()
+    p = tmp_path / "c.jsonl"
+    p.write_text(lines("k", 20))
+
+    def run(*extra: str) -> dict:
+        res = CliRunner().invoke(cli, ["logs", "ingest", str(p), "--workspace", str(ws), "--format-out", "json",
+                                       "--no-progress", *extra], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)
+
+    assert run()["stored"] == 20
+    assert run()["stored"] == 0  # read before: nothing new, and not an error
+    assert run("--from-start")["stored"] == 20
