@@ -82,3 +82,19 @@ def call(url: str, body: Any = None, *, token: str | None = None, method: str | 
         return status, json.loads(text)
     except ValueError:
         return status, text
+
+
+def headers_only(url: str, *, content_length: int, token: str | None = None, timeout: float = 10.0) -> int:
+    """Send a POST's headers announcing ``content_length`` bytes, no body; return the status the server
+    answers with. A server that buffered bodies before deciding would wait (and time out) instead."""
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    with socket.create_connection((u.hostname or "127.0.0.1", u.port or 80), timeout=timeout) as s:
+        head = [f"POST {u.path}{'?' + u.query if u.query else ''} HTTP/1.1", f"Host: {u.netloc}",
+                "Content-Type: application/json", f"Content-Length: {content_length}"]
+        if token:
+            head.append(f"Authorization: Bearer {token}")
+        s.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        status_line = s.makefile("rb").readline().decode()
+    return int(status_line.split()[1])
