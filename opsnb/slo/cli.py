@@ -103,8 +103,11 @@ def load_cmd(ops: Any, path: str, reason: str) -> None:
     Example:
         opsnb slo load ./slos/ --reason "new checkout SLO"
     """
-    for n in ops.slos.load(path, reason=reason):
+    loaded = ops.slos.load(path, reason=reason)
+    for n in loaded:
         click.echo(n)
+    for note in loaded.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 @cli.command("rules")

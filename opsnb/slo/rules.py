@@ -24,7 +24,7 @@ def rule_groups(slo: SLOSpec, tiers: list[Tier]) -> dict[str, Any]:
     """The ``groups:`` document for ``slo`` alerting with ``tiers`` (burn rates already resolved)."""
     sli = slo.sli
     metrics = [m for m in (sli.good, sli.bad, sli.total) if m is not None]
-    if sli.kind != "ratio" or not metrics or any(m.type != "prometheus" for m in metrics):
+    if sli.kind != "ratio" or not metrics or any(m.type.lower() != "prometheus" for m in metrics):
         raise ValidationError(
             f"SLO {slo.name!r}: Prometheus rules need a ratioMetric SLI whose good/bad and total come from "
             "prometheus (metricSource type prometheus with a query using [{{window}}]); this SLI reads "

@@ -71,6 +71,16 @@ class Series:
     total: np.ndarray
 
 
+class Loaded(builtins.list[str]):
+    """The SLO names a load brought in, with ``notes`` on what opsnb cannot evaluate."""
+
+    notes: builtins.list[str]
+
+    def __init__(self, names: Any = ()) -> None:
+        super().__init__(names)
+        self.notes = []
+
+
 @dataclass(frozen=True)
 class BudgetBurn:
     """The error budget one SLO burned between two instants.
@@ -284,19 +294,26 @@ class SLOs:
         rows = []
         for n in cat.names("SLO"):
             s = cat.slo(n)
-            rows.append({"name": n, "service": s.service, "sli": s.sli.kind, "source": source_of(s)[0],
+            try:
+                source = source_of(s)[0]
+            except ValidationError:
+                m = s.sli.total or s.sli.metric
+                source = f"{m.type if m else '?'} (no source)"
+            rows.append({"name": n, "service": s.service, "sli": s.sli.kind, "source": source,
                          "target": s.target, "window": str(s.window), "method": s.method,
                          "alert_policies": ",".join(s.alert_policies) or "(workbook)", "file": Path(s.path).name})
         return pd.DataFrame(rows, columns=["name", "service", "sli", "source", "target", "window", "method",
                                            "alert_policies", "file"])
 
-    def load(self, path: str | Path, *, reason: str = "") -> builtins.list[str]:
+    def load(self, path: str | Path, *, reason: str = "") -> Loaded:
         """Validate OpenSLO YAML (a file or a directory) and copy it into ``slos_dir``.
 
         Nothing is copied unless every file validates together with the SLOs already there.
+        An SLO whose ``metricSource.type`` no source serves is kept (and exported unchanged);
+        the result's ``notes`` say which, and its status reports the same.
 
         Returns:
-            Names of the SLOs in the loaded files.
+            Names of the SLOs in the loaded files, with ``notes``.
         """
         self._ops.access.require("operator", action="slo.load")
         src = Path(path)
@@ -308,9 +325,15 @@ class SLOs:
                     if f.name not in {x.name for x in files}]
         cat = load_paths([*existing, *files])  # raises, naming file and field, before anything is copied
         names = sorted({n for (k, n), doc in cat.docs.items() if k == "SLO" and Path(doc.source) in files})
+        notes: builtins.list[str] = []
         for (k, _), doc in cat.docs.items():
             if k == "SLO" and Path(doc.source) in files:
-                problems = source_of(cat.slo(doc.name))[1].validate(cat.slo(doc.name))
+                try:
+                    source = source_of(cat.slo(doc.name))[1]
+                except ValidationError as exc:  # a type opsnb has no source for: kept, reported, exported as is
+                    notes.append(str(exc))
+                    continue
+                problems = source.validate(cat.slo(doc.name))
                 if problems:
                     raise ValidationError(f"{doc.source}: invalid SLI:", problems=problems, source=doc.source)
         d.mkdir(parents=True, exist_ok=True)
@@ -320,7 +343,9 @@ class SLOs:
             for f in files:
                 if f.resolve() != (d / f.name).resolve():
                     shutil.copyfile(f, d / f.name)
-        return names
+        out = Loaded(names)
+        out.notes = notes
+        return out
 
     def export(self, name: str) -> str:
         """The SLO and everything it references (SLI, AlertPolicies, conditions, data sources,
@@ -417,22 +442,59 @@ class SLOs:
         return self[name].report(at)
 
     def reports(self, at: datetime | str | None = None, names: Sequence[str] | None = None) -> builtins.list[SLOReport]:
-        """Reports of many SLOs at once (one source query per table)."""
+        """Reports of many SLOs at once (one source query per table).
+
+        Without ``names``, every SLO a registered source serves (see :meth:`unserved` for the rest).
+        """
         t = _as_utc(at, utcnow())
-        return self._reports([self[n] for n in (names if names is not None else list(self))], t)
+        chosen = names if names is not None else [n for n in self if n not in self.unserved()]
+        return self._reports([self[n] for n in chosen], t)
+
+    def unserved(self) -> dict[str, str]:
+        """SLOs whose ``metricSource.type`` no registered source serves: name -> why."""
+        out = {}
+        for n in self:
+            try:
+                source_of(self[n].spec)
+            except ValidationError as exc:
+                out[n] = str(exc)
+        return out
 
     def status(self, at: datetime | str | None = None) -> pd.DataFrame:
-        """One row per SLO: status, SLI, budget remaining, burn rates, firing tiers, data issues."""
+        """One row per SLO: status, SLI, budget remaining, burn rates, firing tiers, data issues.
+
+        An SLO no registered source serves has status ``no source``, and the SLOs of a source that
+        fails (an unreachable Prometheus) have status ``error``; ``note`` says why. Neither hides
+        the other SLOs.
+        """
+        t = _as_utc(at, utcnow())
+        failed = self.unserved()
+        by_source: dict[str, builtins.list[str]] = defaultdict(list)
+        for n in self:
+            if n not in failed:
+                by_source[source_of(self[n].spec)[0]].append(n)
+        reports: builtins.list[SLOReport] = []
+        for names in by_source.values():
+            try:
+                reports.extend(self._reports([self[n] for n in names], t))
+            except OpsnbError as exc:
+                failed.update({n: str(exc) for n in names})
         rows = []
-        for r in self.reports(at):
+        for r in reports:
             rows.append({"name": r.name, "service": r.service, "status": r.status, "target": r.target, "sli": r.sli,
                          "budget_remaining": r.budget_remaining, "burn_1h": r.burn_rates.get("1h"),
                          "burn_6h": r.burn_rates.get("6h"), "burn_1d": r.burn_rates.get("1d"),
                          "burn_3d": r.burn_rates.get("3d"), "events": r.events_total,
                          "exhaustion_s": r.exhaustion_remaining_s, "firing": ",".join(r.firing),
-                         "window": r.window, "excluded_minutes": r.excluded_minutes, "issues": len(r.issues)})
+                         "window": r.window, "excluded_minutes": r.excluded_minutes, "issues": len(r.issues),
+                         "note": ""})
+        for n, why in failed.items():
+            spec = self[n].spec
+            rows.append({"name": n, "service": spec.service, "status": "no source" if n in self.unserved() else "error",
+                         "target": spec.target, "window": str(spec.window), "firing": "", "issues": 1,
+                         "note": why[:500]})
         cols = ["name", "service", "status", "target", "sli", "budget_remaining", "burn_1h", "burn_6h", "burn_1d",
-                "burn_3d", "events", "exhaustion_s", "firing", "window", "excluded_minutes", "issues"]
+                "burn_3d", "events", "exhaustion_s", "firing", "window", "excluded_minutes", "issues", "note"]
         return pd.DataFrame(rows, columns=cols)
 
     # ------------------------------------------------------------------ exclusions

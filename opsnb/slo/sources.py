@@ -80,7 +80,12 @@ def source_of(slo: SLOSpec) -> tuple[str, Source]:
     try:  # any case: OpenSLO files write "Prometheus"
         return SOURCES.canonical(t), SOURCES.get(t)
     except NotFound as exc:
-        raise ValidationError(f"SLO {slo.name!r}: {exc}", field="metricSource.type", value=t) from None
+        hint = str(exc).split("(did you mean ", 1)[1].split(")", 1)[0] if "(did you mean " in str(exc) else ""
+        raise ValidationError(f"SLO {slo.name!r}: no source registered for metricSource type {t!r} "
+                              f"({'did you mean ' + hint + '? ' if hint else ''}registered: "
+                              f"{', '.join(SOURCES.names())}; a third party adds one with an entry point in group "
+                              "'opsnb.slo_sources'); the SLO is kept and exported unchanged",
+                              field="metricSource.type", value=t) from None
 
 
 # --------------------------------------------------------------------------- lake
@@ -124,6 +129,10 @@ def check_filter(expr: str, columns: Sequence[str], where: str) -> str:
                                       f"{', '.join(columns)}", field=where, value=name)
             prev = "col"
         elif kind == "op":
+            if tok in ("-", "/") and expr[m.end():m.end() + 1] in ("-", "*") and expr[m.end() - 1:m.end() + 1] \
+                    in ("--", "/*"):  # an SQL comment would swallow the rest of the query the filter is pasted into
+                raise ValidationError(f"{where}: comments ('--', '/*') are not allowed in filter {expr!r}",
+                                      field=where)
             if tok == "(" and prev == "col":
                 raise ValidationError(f"{where}: function calls are not allowed in filter {expr!r}", field=where)
             if tok == "(" and prev not in ("IN", "", "AND", "OR", "NOT", "(", "op"):
@@ -362,12 +371,24 @@ class PrometheusSource(Source):
 
     CHUNK_MIN = 10_000
 
+    @staticmethod
+    def rate_query(slo: SLOSpec, query: str) -> str:
+        """The per-second-rate query opsnb evaluates: as written when it has ``{{window}}``; a counter query
+        written without a range, as in OpenSLO's examples (``counter: true``), becomes a rate subquery."""
+        if "{{window}}" in query:
+            return query
+        ratio = (slo.sli.raw.get("spec") or {}).get("ratioMetric") or {}
+        if ratio.get("counter") is True:
+            return f"rate(({query})[{{{{window}}}}:])"
+        return query
+
     def validate(self, slo: SLOSpec) -> list[str]:
         problems = []
         for m in (slo.sli.good, slo.sli.bad, slo.sli.total):
-            if m is not None and "{{window}}" not in str(m.spec.get("query", "")):
+            if m is not None and "{{window}}" not in self.rate_query(slo, str(m.spec.get("query", ""))):
                 problems.append(f"{slo.path}: SLO {slo.name!r}: prometheus metric spec needs query with "
-                                "[{{window}}] as its range, e.g. sum(rate(x_total[{{window}}]))")
+                                "[{{window}}] as its range, e.g. sum(rate(x_total[{{window}}])), or "
+                                "ratioMetric.counter: true for a counter")
         if slo.sli.kind == "threshold":
             problems.append(f"{slo.path}: SLO {slo.name!r}: prometheus SLIs must be ratioMetric "
                             "(a latency SLO is a ratio of histogram buckets)")
@@ -430,12 +451,13 @@ class PrometheusSource(Source):
                 raise ValidationError(problems[0], field="query")
             assert s.sli.total is not None
             url = self.url(ops, s.sli.total.spec)
-            total = self._series(url, str(s.sli.total.spec["query"]), start_min, end_min)
+            total = self._series(url, self.rate_query(s, str(s.sli.total.spec["query"])), start_min, end_min)
             if s.sli.good is not None:
-                good = self._series(url, str(s.sli.good.spec["query"]), start_min, end_min)
+                good = self._series(url, self.rate_query(s, str(s.sli.good.spec["query"])), start_min, end_min)
             else:
                 assert s.sli.bad is not None
-                good = total - self._series(url, str(s.sli.bad.spec["query"]), start_min, end_min)
+                good = total - self._series(url, self.rate_query(s, str(s.sli.bad.spec["query"])), start_min,
+                                            end_min)
             out[s.name] = (good, total)
         return out
 

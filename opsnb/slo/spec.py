@@ -1,6 +1,6 @@
 """OpenSLO v1 documents: parse, validate strictly, resolve references, export without loss.
 
-Kinds read: ``Service``, ``SLI``, ``SLO``, ``AlertPolicy``, ``AlertCondition``,
+Kinds read: ``Service``, ``SLI``, ``SLO``, ``AlertPolicy``, ``AlertCondition``, ``AlertNotificationTarget``,
 ``DataSource`` (``apiVersion: openslo/v1``) and opsnb's own ``ErrorBudgetPolicy``
 (``apiVersion: opsnb.io/v1``). Every object keeps the mapping it was read from
 (``raw``), so export writes back exactly what was loaded.
@@ -18,7 +18,7 @@ import calendar as _calendar
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,13 +30,15 @@ from opsnb.errors import ValidationError
 
 OPENSLO = "openslo/v1"
 OPSNB = "opsnb.io/v1"
-KINDS = ("Service", "SLI", "SLO", "AlertPolicy", "AlertCondition", "DataSource", "ErrorBudgetPolicy")
+KINDS = ("Service", "SLI", "SLO", "AlertPolicy", "AlertCondition", "AlertNotificationTarget", "DataSource",
+         "ErrorBudgetPolicy")
 EXTENSION = "x-opsnb-multiwindow"
 METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
 OPS = ("lt", "lte", "gt", "gte")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DUR = re.compile(r"^(\d+)([smhdwMQY])$")
 _FIXED = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_YEARS = 10  # no SLO window, alert window or time slice is longer
 _UNIT_WORD = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week", "M": "month",
               "Q": "quarter", "Y": "year"}
 
@@ -56,7 +58,12 @@ class Duration:
             raise ValidationError(
                 f"{where}: {text!r} is not a duration; write a positive number and a unit: "
                 "s, m (minute), h, d, w, M (month), Q, Y, e.g. 5m, 1h, 28d, 1M", field=where, value=str(text))
-        return cls(int(m.group(1)), m.group(2))
+        out = cls(int(m.group(1)), m.group(2))
+        # checked here, where it is written: a window of 100000000d passed and then broke every status call
+        years = out.value * (_FIXED[out.unit] / (365 * 86400) if out.fixed else {"M": 1 / 12, "Q": 0.25, "Y": 1}[out.unit])
+        if years > MAX_YEARS:
+            raise ValidationError(f"{where}: {text!r} is longer than {MAX_YEARS} years", field=where, value=str(text))
+        return out
 
     @property
     def fixed(self) -> bool:
@@ -260,6 +267,8 @@ def _check(value: Any, checker: Checker, path: str, problems: list[str]) -> None
                 known = ", ".join(k for k in checker)
                 problems.append(f"{path}.{key}: unknown field; known fields here: {known}")
                 continue
+            if v is None and not checker[key][0]:
+                continue  # "alertPolicies:" with nothing after it: YAML's null, the field left empty
             _check(v, checker[key][1], f"{path}.{key}", problems)
     elif isinstance(checker, list):
         if not isinstance(value, list):
@@ -306,6 +315,34 @@ def _any(value: Any, path: str, problems: list[str]) -> None:
     return
 
 
+def _local_time(value: Any, path: str, problems: list[str]) -> None:
+    """A calendar start: text, or the timestamp YAML makes of ``2022-01-01 12:00:00`` written unquoted."""
+    if isinstance(value, datetime | date):
+        return
+    if not isinstance(value, str):
+        problems.append(f"{path}: expected a time like '2022-01-01 12:00:00', got {value!r}")
+
+
+def _details(value: Any, path: str, problems: list[str]) -> None:
+    """connectionDetails: a mapping, or (as in the specification's examples) a list of mappings."""
+    if isinstance(value, dict):
+        return
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return
+    problems.append(f"{path}: expected a mapping or a list of mappings, got {type(value).__name__}")
+
+
+def connection_details(spec: dict[str, Any]) -> dict[str, Any]:
+    """A DataSource's connectionDetails as one mapping (a list of mappings is merged in order)."""
+    details = spec.get("connectionDetails") or {}
+    if isinstance(details, list):
+        merged: dict[str, Any] = {}
+        for d in details:
+            merged.update(d)
+        return merged
+    return dict(details)
+
+
 METADATA = {"name": (True, str), "displayName": (False, str), "labels": (False, _strmap),
             "annotations": (False, _strmap)}
 METRIC_SOURCE = {"metricSourceRef": (False, str), "type": (False, str), "spec": (False, dict)}
@@ -342,7 +379,7 @@ SLO_SPEC = {
     "description": (False, str), "service": (True, str), "indicator": (False, SLI_INLINE),
     "indicatorRef": (False, str),
     "timeWindow": (True, [{"duration": (True, _duration), "isRolling": (False, bool),
-                           "calendar": (False, {"startTime": (True, str), "timeZone": (True, str)})}]),
+                           "calendar": (False, {"startTime": (True, _local_time), "timeZone": (True, str)})}]),
     "budgetingMethod": (True, _choice(*METHODS)),
     "objectives": (True, [OBJECTIVE]),
     "alertPolicies": (False, [_any]),
@@ -357,7 +394,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "SLO": SLO_SPEC,
     "AlertPolicy": POLICY_SPEC,
     "AlertCondition": CONDITION_SPEC,
-    "DataSource": {"description": (False, str), "type": (True, str), "connectionDetails": (True, dict)},
+    "DataSource": {"description": (False, str), "type": (True, str), "connectionDetails": (True, _details)},
+    "AlertNotificationTarget": {"description": (False, str), "target": (True, str)},
     "ErrorBudgetPolicy": {"description": (False, str), "slos": (True, [str]), "steps": (True, [STEP])},
 }
 
@@ -442,7 +480,12 @@ def parse_text(text: str, source: str = "<string>") -> list[Document]:
         ValidationError: A document breaks the OpenSLO schema; every problem is listed, each
             naming the file, the object and the field.
     """
-    raws = [d for d in load_yaml_all(text, source=source) if d is not None]  # size, depth, alias limits
+    raws: list[Any] = []
+    for d in load_yaml_all(text, source=source):  # size, depth, alias limits
+        if isinstance(d, list):  # one document holding a list of objects, which the specification allows
+            raws.extend(d)
+        elif d is not None:
+            raws.append(d)
     docs: list[Document] = []
     problems: list[str] = []
     for i, raw in enumerate(raws, 1):
@@ -457,6 +500,12 @@ def parse_text(text: str, source: str = "<string>") -> list[Document]:
             continue
         name = raw.get("metadata", {}).get("name") if isinstance(raw.get("metadata"), dict) else None
         label = f"{where}: {kind} {name!r}" if name else f"{where}: {kind}"
+        version = raw.get("apiVersion")
+        if kind != "ErrorBudgetPolicy" and isinstance(version, str) and version.startswith("openslo/v") \
+                and version != OPENSLO:
+            problems.append(f"{label}: apiVersion {version!r} is not supported; opsnb reads {OPENSLO!r}. "
+                            "Convert the file first (the OpenSLO project's 'oslo convert' does it), then load it")
+            continue
         local: list[str] = []
         if raw.get("apiVersion") != api:
             local.append(f"apiVersion: {raw.get('apiVersion')!r}; write {api!r}")
@@ -507,7 +556,7 @@ def _metric(m: dict[str, Any], cat: Catalog, where: str) -> MetricSource:
     ref = ms.get("metricSourceRef")
     if ref:
         ds = cat.data_source(ref)
-        spec = {**ds.get("connectionDetails", {}), **ms.get("spec", {})}
+        spec = {**connection_details(ds), **(ms.get("spec") or {})}
         return MetricSource(str(ms.get("type") or ds["type"]), spec, ref)
     if not ms.get("type"):
         raise ValidationError(f"{where}.metricSource: needs type (lake, prometheus, ...) or metricSourceRef",
@@ -593,7 +642,7 @@ def build_slo(doc: Document, cat: Catalog) -> SLOSpec:
                               "(1m, or the time slice); note 1m is a minute and 1M a month",
                               field="timeWindow.duration")
     policies = []
-    for i, ap in enumerate(spec.get("alertPolicies", [])):
+    for i, ap in enumerate(spec.get("alertPolicies") or []):
         if isinstance(ap, str):
             pname = ap
         elif isinstance(ap, dict) and "alertPolicyRef" in ap:

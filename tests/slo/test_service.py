@@ -61,14 +61,15 @@ def test_data_quality_checks(ops_sqlite, slo_file) -> None:
 def test_hostile_filters_are_refused(ops_sqlite, slo_file) -> None:
     write_traffic(ops_sqlite, minutes=10)
     for flt in ["HttpStatus < 500; DROP TABLE logs", "read_csv('/etc/passwd') IS NOT NULL",
-                "HttpStatus IN (SELECT 1)", "Nope = 1", "(HttpStatus < 500"]:
+                "HttpStatus IN (SELECT 1)", "Nope = 1", "(HttpStatus < 500", "HttpStatus < 500 --",
+                "HttpStatus < 500 /* the time range after this */"]:
         p = slo_file(ops_sqlite.slos.directory)
         p.write_text(p.read_text().replace("filter: HttpStatus < 500", f'filter: "{flt}"'))
         with pytest.raises(ValidationError) as ei:
             ops_sqlite.slos["checkout-availability"].report(at=T0 + H)
         assert "filter" in str(ei.value)
     p.write_text(p.read_text().replace("type: lake", "type: nosuch"))
-    with pytest.raises(ValidationError, match="unknown metricSource type 'nosuch'"):
+    with pytest.raises(ValidationError, match="no source registered for metricSource type 'nosuch'"):
         ops_sqlite.slos["checkout-availability"].report(at=T0 + H)
 
 

@@ -11,6 +11,7 @@ import yaml
 from opsnb.errors import ParseError, ValidationError
 from opsnb.slo import demo
 from opsnb.slo.spec import Duration, TimeWindow, load_paths, parse_text
+from opsnb.workbench import Workbench
 
 from .conftest import AVAILABILITY
 
@@ -185,3 +186,59 @@ def test_inline_alert_policy_exports_with_its_slo(ops_sqlite) -> None:
     assert slo.spec.alert_policies == ["inline-fast"] and slo.tiers()[0].burn_rate == 10
     docs = list(yaml.safe_load_all(ops_sqlite.slos.export("checkout-availability")))
     assert [d["kind"] for d in docs] == ["SLO"] and docs[0] == yaml.safe_load(text() + inline)
+
+
+# ------------------------------------------------------------------ the specification's own shapes
+
+OPENSLO = Path(__file__).parents[1] / "data" / "openslo"
+
+
+def test_every_shape_of_the_specification_examples_is_accepted() -> None:
+    docs = parse_text((OPENSLO / "spec-examples.yaml").read_text(), "spec-examples.yaml")
+    kinds = [(d.kind, d.name) for d in docs]
+    assert ("AlertNotificationTarget", "oncall-slack") in kinds and ("DataSource", "cloudwatch-production") in kinds
+    listed = parse_text((OPENSLO / "list-of-objects.yaml").read_text(), "list-of-objects.yaml")
+    assert [d.name for d in listed] == ["listed-service", "pager"]
+
+
+def test_pre_v1_files_are_refused_with_the_fix_named() -> None:
+    with pytest.raises(ValidationError, match=r"apiVersion 'openslo/v1alpha' is not supported.*oslo convert"):
+        parse_text((OPENSLO / "v1alpha.yaml").read_text(), "v1alpha.yaml")
+
+
+def test_unknown_sources_are_kept_reported_and_exported_unchanged(ops: Workbench, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "spec-examples.yaml").write_text((OPENSLO / "spec-examples.yaml").read_text())
+    loaded = ops.slos.load(src)
+    assert sorted(loaded) == ["latency-cloudwatch", "web-availability"]
+    assert any("no source registered for metricSource type 'CloudWatch'" in n for n in loaded.notes)
+    status = ops.slos.status().set_index("name")
+    assert status.loc["latency-cloudwatch", "status"] == "no source"
+    assert status.loc["web-availability", "status"] == "error"  # prometheus without a URL: said, not raised
+    assert "prometheus" in status.loc["web-availability", "note"]
+    exported = list(yaml.safe_load_all(ops.slos.export("latency-cloudwatch")))
+    original = {d["metadata"]["name"]: d for d in yaml.safe_load_all((OPENSLO / "spec-examples.yaml").read_text())}
+    for d in exported:
+        assert d == original[d["metadata"]["name"]]  # exactly as loaded, connectionDetails list included
+
+
+def test_a_counter_query_without_a_range_is_evaluated_as_a_rate() -> None:
+    from opsnb.slo.sources import PrometheusSource
+    from opsnb.slo.spec import Catalog
+
+    cat = Catalog()
+    for d in parse_text((OPENSLO / "spec-examples.yaml").read_text(), "x.yaml"):
+        cat.add(d)
+    slo = cat.slo("web-availability")
+    assert PrometheusSource().validate(slo) == []
+    q = PrometheusSource.rate_query(slo, 'sum(http_requests{component="web"})')
+    assert q == 'rate((sum(http_requests{component="web"}))[{{window}}:])'
+    assert PrometheusSource.rate_query(slo, "sum(rate(x[{{window}}]))") == "sum(rate(x[{{window}}]))"
+
+
+@pytest.mark.parametrize("text", ["100000000d", "11Y", "5000d", "999999999999999999999w"])
+def test_durations_past_ten_years_are_refused_where_written(text: str) -> None:
+    with pytest.raises(ValidationError, match="longer than 10 years"):
+        Duration.parse(text, "timeWindow[0].duration")
+    assert Duration.parse("10Y", "x").value == 10 and Duration.parse("3650d", "x").value == 3650
