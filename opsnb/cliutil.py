@@ -77,6 +77,62 @@ def pass_ops(f: F) -> F:
     return workspace_option(cast(F, wrapper))
 
 
+# --- time flags -------------------------------------------------------------------------------
+# Every flag that takes a duration or an instant uses these, so the CLI speaks the one grammar
+# of opsnb.timeparse; a bad value is a usage error (exit 2) that shows the accepted forms.
+
+
+class DurationType(click.ParamType):
+    """A click type for durations (``30s``, ``5m``, ``1h30m``, ``2d``, ``1w``); converts to a timedelta."""
+
+    name = "duration"
+
+    def __init__(self, *, allow_zero: bool = False, maximum: timedelta | None = None) -> None:
+        self.allow_zero = allow_zero
+        self.maximum = maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        from opsnb.errors import ValidationError
+        from opsnb.timeparse import parse_duration
+
+        try:
+            return parse_duration(value, name=_flag(param), allow_zero=self.allow_zero, maximum=self.maximum)
+        except ValidationError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class InstantType(click.ParamType):
+    """A click type for instants (ISO 8601, naive = UTC, ``now``, ``today``, ``-1h``); converts to a UTC datetime.
+
+    Args:
+        ago: The flag starts a range (``--since``, ``--start``): a bare duration ``1h`` means an hour ago.
+    """
+
+    name = "time"
+
+    def __init__(self, *, ago: bool = False) -> None:
+        self.ago = ago
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        from opsnb.errors import ValidationError
+        from opsnb.timeparse import parse_instant
+
+        try:
+            return parse_instant(value, name=_flag(param), ago=self.ago)
+        except ValidationError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+def _flag(param: click.Parameter | None) -> str:
+    opts = getattr(param, "opts", None) or []
+    return max(opts, key=len) if opts else (param.name or "value") if param else "value"
+
+
+DURATION = DurationType()
+INSTANT = InstantType()
+SINCE = InstantType(ago=True)
+
+
 # --- printing records -------------------------------------------------------------------------
 # Tables are for people: numbers rounded (ratios as percentages, seconds as durations), lists
 # comma-joined, columns fitted to the terminal, status and severity coloured on a terminal.
