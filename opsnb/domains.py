@@ -73,6 +73,7 @@ DOMAINS: tuple[Domain, ...] = (
            preload=True),
     Domain("oncall", "oncall", "OnCall", commands=("oncall",), tables=True, api="oncall", demo=True,
            preload=True),
+    Domain("postmortems", "postmortems", "Postmortems", commands=("postmortem",), tables=True),
     Domain("notify", "notify", "Notify", commands=("notify",), tables=True, api="notify", preload=True),
     Domain("runbooks", "runbooks", "Runbooks", commands=("runbook", "scheduler=scheduler"), tables=True,
            api="runbooks", demo=True, preload=True),

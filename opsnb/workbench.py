@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from opsnb.logs.service import Logs
     from opsnb.notify.service import Notify
     from opsnb.oncall.service import OnCall
+    from opsnb.postmortems.service import Postmortems
     from opsnb.runbooks.service import Runbooks
     from opsnb.servers.service import Fleet
     from opsnb.slo.service import SLOs
@@ -135,6 +136,7 @@ class Workbench:
     slos: _Service[SLOs] = _Service()
     alerts: _Service[Alerts] = _Service()
     oncall: _Service[OnCall] = _Service()
+    postmortems: _Service[Postmortems] = _Service()
     notify: _Service[Notify] = _Service()
     runbooks: _Service[Runbooks] = _Service()
     logs: _Service[Logs] = _Service()

@@ -1,0 +1,1 @@
+"""Postmortems: notebook templates that papermill fills from an incident's data (``ops.postmortems``)."""
