@@ -1,0 +1,187 @@
+"""Postmortems drafted with papermill from the demo world: sections, re-draft, versions, diff, roles, CLI.
+
+One module-scoped workspace is drafted once (a kernel start costs seconds) and shared by the
+tests that only read it; tests that change state work in that copy in a fixed order.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from opsnb import connect
+from opsnb.cli import cli
+from opsnb.errors import Conflict, NotFound, PermissionDenied
+from opsnb.postmortems.service import HUMAN_TAG, keep_human_cells
+from opsnb.workbench import Workbench
+from tests.conftest import make_ops, pg_base_url
+
+SECTIONS = ("## Summary", "## Impact", "## Root causes", "## Trigger", "## Resolution", "## Detection",
+            "## Action items", "## Lessons learned", "## Timeline", "## Supporting information")
+
+
+def _text(nb: dict) -> str:
+    parts: list[str] = []
+    for c in nb["cells"]:
+        parts.append("".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+        for o in c.get("outputs", []):
+            for v in (o.get("data", {}).get("text/markdown"), o.get("data", {}).get("text/plain"), o.get("text")):
+                if v:
+                    parts.append("".join(v) if isinstance(v, list) else v)
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def drafted(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workbench]:
+    """A copy of the demo world with INC-1's postmortem drafted once, by carol (a responder)."""
+    dest = tmp_path_factory.mktemp("pm") / "ws"
+    shutil.copytree(demo_workspace, dest)
+    wb = connect(dest)
+    wb.user = "carol"
+    wb.postmortems.draft("INC-1")
+    yield wb
+    wb.close()
+
+
+def test_draft_fills_the_sections_from_the_incident(drafted: Workbench) -> None:
+    pm = drafted.postmortems.get("INC-1")
+    inc = drafted.incidents.get("INC-1")
+    assert pm.status == "draft" and pm.template == "postmortem" and pm.authors == ["carol"]
+    assert Path(pm.path) == drafted.postmortems.path("INC-1") == drafted.workspace / "postmortems/INC-1/postmortem.ipynb"
+    nb = json.loads(Path(pm.path).read_text())
+    assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    text = _text(nb)
+    for heading in SECTIONS:
+        assert heading in text, heading
+    assert inc.title in text and f"| Severity | {inc.severity} |" in text
+    duration = inc.milestones["resolved"] - inc.started_at
+    assert f"| Duration | {duration} |" in text
+    mttr = (inc.milestones["resolved"] - inc.milestones["impact_start"]).total_seconds() / 60
+    assert f"MTTR (resolved - impact start): {round(mttr, 1)}" in text
+    burned = drafted.incidents.slo_impact("INC-1")["budget_burned"].iloc[0]
+    assert f"{burned:.6f}"[:5] in text  # the budget burned figure is shown
+    assert text.count("*Source: ") >= 5  # each figure says where it came from
+    assert sum(HUMAN_TAG in c["metadata"].get("tags", []) for c in nb["cells"]) >= 8
+
+
+def test_version_is_read_only_and_hashed(drafted: Workbench) -> None:
+    import hashlib
+
+    (v1,) = drafted.postmortems.versions("INC-1")[:1]
+    f = drafted.workspace / v1.path
+    assert f.name == "v1.ipynb" and not f.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    assert hashlib.sha256(f.read_bytes()).hexdigest() == v1.sha256
+
+
+def test_audit_records_the_draft(drafted: Workbench) -> None:
+    rows = drafted.audit.list(action="postmortem.draft", target="INC-1")
+    assert len(rows) >= 1 and (rows["actor"] == "carol").all()
+
+
+def test_viewer_is_refused(drafted: Workbench) -> None:
+    drafted.user = "erin"  # a viewer in the demo world
+    try:
+        with pytest.raises(PermissionDenied):
+            drafted.postmortems.draft("INC-1")
+        with pytest.raises(PermissionDenied):
+            drafted.postmortems.update("INC-1", status="in_review")
+        assert drafted.postmortems.get("INC-1").status == "draft"  # reading needs no role
+    finally:
+        drafted.user = "carol"
+
+
+def test_unknown_incident_and_missing_postmortem(drafted: Workbench) -> None:
+    with pytest.raises(NotFound):
+        drafted.postmortems.draft("INC-999")
+    with pytest.raises(NotFound, match="no postmortem for INC-2"):
+        drafted.postmortems.get("INC-2")
+
+
+def test_redraft_keeps_the_edited_human_cell_and_makes_v2(drafted: Workbench) -> None:
+    work = drafted.postmortems.path("INC-1")
+    nb = json.loads(work.read_text())
+    summary = next(c for c in nb["cells"] if c["id"] == "summary")
+    summary["source"] = "Checkout failed for an hour after 1.14.5; carol wrote this."
+    header = next(c for c in nb["cells"] if c["id"] == "header")
+    header["outputs"] = []  # a computed cell someone cleared comes back
+    work.write_text(json.dumps(nb))
+
+    diff = drafted.postmortems.diff("INC-1")  # v1 against the edited working copy
+    assert "+Checkout failed for an hour after 1.14.5; carol wrote this." in diff
+
+    pm = drafted.postmortems.draft("INC-1")
+    assert [v.version for v in pm.versions] == [1, 2]
+    again = json.loads(work.read_text())
+    assert next(c for c in again["cells"] if c["id"] == "summary")["source"] == summary["source"]
+    assert next(c for c in again["cells"] if c["id"] == "header")["outputs"]
+    v2 = json.loads((drafted.workspace / pm.versions[1].path).read_text())
+    assert next(c for c in v2["cells"] if c["id"] == "summary")["source"] == summary["source"]
+    d12 = drafted.postmortems.diff("INC-1", from_version=1, to_version=2)
+    assert "-_What happened, in two or three sentences._" in d12
+    assert "+Checkout failed for an hour after 1.14.5; carol wrote this." in d12
+    with pytest.raises(NotFound):
+        drafted.postmortems.diff("INC-1", from_version=9)
+
+
+def test_review_states_and_published_is_frozen(drafted: Workbench) -> None:
+    with pytest.raises(Conflict):
+        drafted.postmortems.update("INC-1", status="published")  # draft must go through review
+    assert drafted.postmortems.update("INC-1", status="in_review").status == "in_review"
+    assert drafted.postmortems.update("INC-1", status="published", reason="reviewed").status == "published"
+    with pytest.raises(Conflict, match="published"):
+        drafted.postmortems.draft("INC-1")
+    changes = drafted.audit.list(action="postmortem.update", target="INC-1")
+    assert len(changes) == 2
+
+
+def test_cli_draft_path_diff_list(drafted: Workbench) -> None:
+    ws = str(drafted.workspace)
+    run = CliRunner()
+    env = {"OPSNB_USER": "dave"}  # a responder
+    res = run.invoke(cli, ["postmortem", "draft", "INC-2", "-w", ws], env=env)
+    assert res.exit_code == 0, res.output
+    assert "INC-2: v1 drafted" in res.output
+    inc2 = drafted.incidents.get("INC-2")
+    assert ("postmortem-lite" in res.output) == (inc2.severity in ("SEV3", "SEV4"))
+    res = run.invoke(cli, ["postmortem", "path", "INC-2", "-w", ws], env=env)
+    assert res.exit_code == 0 and res.output.strip() == str(drafted.workspace / "postmortems/INC-2/postmortem.ipynb")
+    res = run.invoke(cli, ["postmortem", "diff", "INC-2", "-w", ws], env=env)
+    assert res.exit_code == 0 and res.output.strip() == ""  # the working copy is v1
+    res = run.invoke(cli, ["postmortem", "list", "--format", "json", "-w", ws], env=env)
+    assert res.exit_code == 0, res.output
+    assert {r["incident_id"] for r in json.loads(res.output)} >= {"INC-1", "INC-2"}
+    res = run.invoke(cli, ["postmortem", "show", "INC-2", "--format", "json", "-w", ws], env=env)
+    assert res.exit_code == 0 and json.loads(res.output)[0]["version"] == 1
+
+
+def test_keep_human_cells_notes_a_deleted_cell() -> None:
+    tag = {"tags": [HUMAN_TAG]}
+    new = {"cells": [{"id": "a", "metadata": tag, "source": "tpl a"}, {"id": "b", "metadata": tag, "source": "tpl b"}]}
+    old = {"cells": [{"id": "a", "metadata": tag, "source": "mine"}]}
+    notes = keep_human_cells(new, old)
+    assert new["cells"][0]["source"] == "mine" and new["cells"][1]["source"] == "tpl b"
+    assert notes and "b" in notes[0]
+
+
+@pytest.mark.skipif(pg_base_url() is None, reason="OPSNB_TEST_DATABASE_URL not set")
+def test_draft_on_postgres(tmp_path: Path, pg_url: str) -> None:
+    ops = make_ops(tmp_path / "ws", pg_url)
+    try:
+        t0 = datetime.now(UTC) - timedelta(hours=2)
+        inc = ops.incidents.create(title="Search latency", service="search", severity="SEV3", impact_start=t0,
+                                   detected_at=t0 + timedelta(minutes=5))
+        pm = ops.postmortems.draft(inc.id)
+        assert pm.template == "postmortem-lite" and [v.version for v in pm.versions] == [1]
+        text = _text(json.loads(Path(pm.path).read_text()))
+        assert "Search latency" in text and "| Severity | SEV3 |" in text and "| Resolved | open |" in text
+        # the kernel read this PostgreSQL database: the workspace's SQLite file has no such incident
+        assert f"({inc.id})" in text
+    finally:
+        ops.close()
