@@ -134,6 +134,7 @@ class Postmortems:
                 raise Conflict(f"postmortem of {incident_id} is published and frozen", kind="postmortem",
                                key=incident_id)
         tpl = self.template_for(inc.severity, template or (existing.template if existing else None))
+        _check_template(tpl)
         nb = self._execute(tpl, incident_id, kernel_name=kernel_name, timeout=timeout)
         work = self.path(incident_id)
         notes: list[str] = []
@@ -282,6 +283,23 @@ class Postmortems:
                 row.status = status
                 row.updated_at = utcnow()
             return self._of(s, row)
+
+
+REQUIRED_SECTIONS: tuple[str, ...] = ("Summary", "Impact", "Action items", "Timeline")
+"""Headings every template must have, the lite one included."""
+
+
+def _check_template(tpl: Path) -> None:
+    """Refuse a template without a ``parameters`` cell or one of :data:`REQUIRED_SECTIONS`."""
+    nb = json.loads(tpl.read_text(encoding="utf-8"))
+    cells = nb.get("cells", [])
+    headings = {line.lstrip("#").strip() for c in cells if c.get("cell_type") == "markdown"
+                for line in _source(c).splitlines() if line.startswith("## ")}
+    missing = [s for s in REQUIRED_SECTIONS if s not in headings]
+    if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells):
+        missing.append("a code cell tagged 'parameters'")
+    if missing:
+        raise ValidationError(f"postmortem template {tpl} lacks:", missing, field="template")
 
 
 def _write_atomic(path: Path, data: str) -> None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from opsnb import connect
 from opsnb.cli import cli
-from opsnb.errors import Conflict, NotFound, PermissionDenied
+from opsnb.errors import Conflict, NotFound, PermissionDenied, RunFailed, ValidationError
 from opsnb.postmortems.service import HUMAN_TAG, keep_human_cells
 from opsnb.workbench import Workbench
 from tests.conftest import make_ops, pg_base_url
@@ -128,6 +128,29 @@ def test_redraft_keeps_the_edited_human_cell_and_makes_v2(drafted: Workbench) ->
     assert "+Checkout failed for an hour after 1.14.5; carol wrote this." in d12
     with pytest.raises(NotFound):
         drafted.postmortems.diff("INC-1", from_version=9)
+
+
+def test_workspace_template_bad_or_failing_keeps_the_previous_version(drafted: Workbench) -> None:
+    work = drafted.postmortems.path("INC-1")
+    before = work.read_bytes()
+    tdir = drafted.workspace / "templates"
+    tdir.mkdir(exist_ok=True)
+    good = json.loads((Path(__file__).resolve().parents[2] / "notebooks/templates/postmortem-lite.ipynb").read_text())
+    missing = {**good, "cells": [c for c in good["cells"] if c["id"] != "h-timeline"]}
+    (tdir / "no-timeline.ipynb").write_text(json.dumps(missing))
+    with pytest.raises(ValidationError, match="Timeline"):
+        drafted.postmortems.draft("INC-1", template="no-timeline")
+    failing = {**good, "cells": [*good["cells"], {"cell_type": "code", "id": "boom", "metadata": {},
+                                                 "execution_count": None, "outputs": [],
+                                                 "source": "raise RuntimeError('template bug')"}]}
+    (tdir / "failing.ipynb").write_text(json.dumps(failing))
+    with pytest.raises(RunFailed, match="template bug"):
+        drafted.postmortems.draft("INC-1", template="failing")
+    assert work.read_bytes() == before and len(drafted.postmortems.versions("INC-1")) == 2
+    failed = drafted.audit.list(action="postmortem.draft", target="INC-1")
+    assert any("failed" in json.dumps(p, default=str) for p in failed["params"])
+    with pytest.raises(NotFound, match="no postmortem template 'nope'"):
+        drafted.postmortems.draft("INC-1", template="nope")
 
 
 def test_review_states_and_published_is_frozen(drafted: Workbench) -> None:
