@@ -44,6 +44,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("user", "", "Who is acting; empty means JUPYTERHUB_USER, else the OS user."),
     Setting("default_role", "viewer", "Role of a user who was never granted one (viewer, responder, operator, admin)."),
     Setting("sqlite_busy_timeout_ms", 30000, "How long SQLite waits for a lock before failing, in ms.", int),
+    Setting("audit_anchor_file", "audit-anchors.jsonl",
+            "Append-only file of audit chain checkpoints that 'opsnb audit verify' compares against; relative "
+            "to the workspace or absolute (put it on other storage than the database)."),
+    Setting("audit_anchor_interval", "1h", "How often the scheduler checkpoints the audit chain head (a duration)."),
     Setting("lake_compact_min_segments", 8, "Compact a closed day once it has at least this many segments.", int),
     Setting("retention_days", 30, "Days of events kept in the lake; older day partitions are deleted.", int),
     Setting("ingest_max_decompressed_bytes", 1 << 40,

@@ -36,6 +36,23 @@ def list_cmd(ops: Workbench, actor: str | None, action: str | None, target: str 
     emit(ops.audit.list(actor=actor, action=action, target=target, limit=limit), fmt)
 
 
+@cli.command("anchor")
+@format_option
+@pass_ops
+def anchor_cmd(ops: Workbench, fmt: str) -> None:
+    """Checkpoint the chain's head in the anchor file, which 'opsnb audit verify' compares against.
+
+    The scheduler (and so 'opsnb up') does this every 'audit_anchor_interval'; keep the file
+    (setting 'audit_anchor_file') on other storage than the database, or copy it off the machine.
+
+    \b
+    Example:
+        opsnb audit anchor && cp data/workspace/audit-anchors.jsonl /mnt/worm/
+    """
+    entry = ops.audit.anchor()
+    emit(entry or {"seq": None, "hash": None, "at": None, "note": "the head is anchored already"}, fmt)
+
+
 @cli.command("verify")
 @format_option
 @pass_ops

@@ -1,11 +1,22 @@
-"""Append to, read and verify the audit trail."""
+"""Append to, read, anchor and verify the audit trail.
+
+Each record's hash covers the one before it, so an edit in the middle breaks the chain. What a
+chain alone cannot show is a rewrite of its end: deleting the newest records and rewinding the
+head, editing a record and re-chaining everything after it, or emptying the table. Anchors close
+that gap: :meth:`Audit.anchor` appends the head (seq and hash) to a file outside the database
+(the ``audit_anchor_file`` setting), and :meth:`Audit.verify` checks that every anchored record
+still exists with the anchored hash.
+"""
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -111,16 +122,83 @@ class Audit:
         df["at"] = pd.to_datetime(df["at"], utc=True)
         return df
 
+    @property
+    def anchor_path(self) -> Path:
+        """The anchor file (the ``audit_anchor_file`` setting, relative to the workspace)."""
+        p = Path(str(self._wb.settings.audit_anchor_file)).expanduser()
+        return p if p.is_absolute() else self._wb.workspace / p
+
+    def anchors(self) -> builtins.list[dict[str, Any]]:
+        """Every checkpoint in the anchor file, oldest first (``seq``, ``hash``, ``at``)."""
+        try:
+            text = self.anchor_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        out = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                a = json.loads(line)
+                out.append({"seq": int(a["seq"]), "hash": str(a["hash"]), "at": str(a.get("at", ""))})
+            except (ValueError, KeyError, TypeError):
+                raise AuditError(f"{self.anchor_path}:{i}: not an audit anchor", seq=None) from None
+        return out
+
+    def anchor(self, *, min_interval: str | None = None) -> dict[str, Any] | None:
+        """Append the chain's head to the anchor file (fsynced), unless it is anchored already.
+
+        Args:
+            min_interval: Skip when the newest anchor is younger than this duration (the
+                scheduler passes the ``audit_anchor_interval`` setting).
+
+        Returns:
+            The anchor written, or None when nothing was written.
+        """
+        from opsnb.timeparse import parse_duration
+
+        with self._wb.db.session() as s:
+            head = s.get(AuditHead, 1)
+            seq, digest = (int(head.seq), str(head.hash)) if head is not None else (0, GENESIS)
+        known = self.anchors()
+        last = known[-1] if known else None
+        if last is not None and last["seq"] == seq and last["hash"] == digest:
+            return None
+        now = utcnow()
+        if min_interval is not None and last is not None and last["at"]:
+            gap = parse_duration(min_interval, name="audit_anchor_interval")
+            if now - datetime.fromisoformat(last["at"]) < gap:
+                return None
+        entry = {"seq": seq, "hash": digest, "at": now.isoformat()}
+        path = self.anchor_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return entry
+
+    def tick(self, now: datetime | None = None) -> dict[str, Any] | None:
+        """Scheduler hook: anchor the head at most every ``audit_anchor_interval``."""
+        return self.anchor(min_interval=str(self._wb.settings.audit_anchor_interval))
+
     def verify(self, *, strict: bool = False) -> AuditVerification:
-        """Recompute the hash chain; report the first record that does not verify.
+        """Recompute the hash chain, then check it against the anchors; report the first problem.
 
         Args:
             strict: Raise :class:`AuditError` instead of returning a failed result.
         """
+        anchored = {a["seq"]: a["hash"] for a in self.anchors()}
         prev, n, result = GENESIS, 0, None
         with self._wb.db.session() as s:
             for r in s.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars().yield_per(5000):
                 n += 1
+                if r.seq in anchored and anchored[r.seq] != r.hash:
+                    result = AuditVerification(False, n - 1, r.seq,
+                                               f"record #{r.seq} differs from its anchor (rewritten and re-chained)")
+                    break
                 if r.seq != n:
                     result = AuditVerification(False, n - 1, n, f"record #{n} is missing (next is #{r.seq})")
                     break
@@ -133,8 +211,12 @@ class Audit:
                 prev = r.hash
             if result is None:
                 head = s.get(AuditHead, 1)
+                top = max(anchored, default=0)
                 if head is None or head.seq != n or head.hash != prev:
                     result = AuditVerification(False, n, n + 1, "records after the last one were deleted")
+                elif top > n:
+                    result = AuditVerification(False, n, n + 1, f"the chain ends at #{n} but #{top} was anchored: "
+                                               "records were deleted and the head rewound")
                 else:
                     result = AuditVerification(True, n)
         if strict and not result.ok:

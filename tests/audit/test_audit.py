@@ -88,3 +88,89 @@ def test_concurrent_appends_form_one_chain(ops: Workbench) -> None:
     assert errors == []
     result = ops.audit.verify()
     assert result.ok and result.checked == 1 + 4 * 15  # + the admin grant of the fixture
+
+
+# ------------------------------------------------------------------ anchors
+
+
+def _drop_guards(ops: Workbench) -> None:
+    """What an attacker with the database does first: remove the append-only triggers."""
+    with ops.db.engine.begin() as c:
+        if ops.db.dialect == "sqlite":
+            c.execute(text("DROP TRIGGER audit_records_no_update"))
+            c.execute(text("DROP TRIGGER audit_records_no_delete"))
+        else:
+            c.execute(text("ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only"))
+
+
+def _rewrite(ops: Workbench, sql: str) -> None:
+    with ops.db.engine.begin() as conn:
+        conn.execute(text(sql))
+
+
+def test_anchor_catches_a_rewound_head(ops: Workbench) -> None:
+    """Deleting the newest records and setting the head back verifies as a chain; the anchor says no."""
+    _append(ops, 5)
+    assert ops.audit.anchor() is not None and ops.audit.anchor() is None  # nothing new: no second anchor
+    head = ops.audit.list(limit=1).iloc[0]["seq"]
+    first = ops.audit.anchors()[-1]
+    assert first["seq"] == head
+    _drop_guards(ops)
+    _rewrite(ops, f"DELETE FROM audit_records WHERE seq > {head - 2}")
+    prev = ops.audit.list(limit=1)
+    kept = int(prev.iloc[0]["seq"])
+    from sqlalchemy import select
+
+    from opsnb.audit.models import AuditHead, AuditRecord
+
+    with ops.db.session() as s:
+        last = s.scalar(select(AuditRecord).where(AuditRecord.seq == kept))
+        assert last is not None
+        h = s.get(AuditHead, 1)
+        assert h is not None
+        h.seq, h.hash = kept, last.hash
+    res = ops.audit.verify()
+    assert not res.ok and "anchored" in res.reason
+
+
+def test_anchor_catches_an_emptied_table(ops: Workbench) -> None:
+    _append(ops, 3)
+    ops.audit.anchor()
+    _drop_guards(ops)
+    _rewrite(ops, "DELETE FROM audit_records")
+    _rewrite(ops, "UPDATE audit_head SET seq = 0, hash = '" + "0" * 64 + "'")
+    res = ops.audit.verify()
+    assert not res.ok and "anchored" in res.reason
+
+
+def test_anchor_catches_an_edit_followed_by_rechaining(ops: Workbench) -> None:
+    from sqlalchemy import select
+
+    from opsnb.audit import service as audit_service
+    from opsnb.audit.models import AuditHead, AuditRecord
+
+    _append(ops, 4)
+    ops.audit.anchor()
+    _drop_guards(ops)
+    with ops.db.session() as s:  # the attacker knows the algorithm: edit #2 and recompute every hash after it
+        prev = audit_service.GENESIS
+        for r in s.scalars(select(AuditRecord).order_by(AuditRecord.seq)):
+            if r.target == "a1":
+                r.target = "forged"
+            r.prev_hash = prev
+            r.hash = audit_service._digest(r.seq, r.at, r.actor, r.action, r.target, r.params, r.reason, prev)
+            prev = r.hash
+        h = s.get(AuditHead, 1)
+        assert h is not None
+        h.hash = prev
+    res = ops.audit.verify()
+    assert not res.ok and "anchor" in res.reason
+
+
+def test_the_scheduler_tick_anchors_at_most_every_interval(ops: Workbench) -> None:
+    _append(ops, 2)
+    assert ops.audit.tick() is not None
+    _append(ops, 1, prefix="b")
+    assert ops.audit.tick() is None  # within audit_anchor_interval of the last anchor
+    assert ops.audit.anchor() is not None  # by hand: always, when the head moved
+    assert ops.audit.verify().ok
