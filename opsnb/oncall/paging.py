@@ -41,7 +41,9 @@ def _check_incident(incident_id: Any) -> str:
     if (not isinstance(incident_id, str) or not incident_id.strip() or len(incident_id) > 100
             or any(c in incident_id for c in "\r\n\x00")):
         raise ValidationError(f"incident id {str(incident_id)[:60]!r} is not an id like INC-7", field="incident_id")
-    return incident_id
+    from opsnb.incidents.service import normalise_id
+
+    return normalise_id(incident_id)  # inc-7 and 7 mean INC-7, as everywhere else
 
 
 def _chain(s: Session, esc: Escalation, spec: PolicySpec, start: datetime) -> None:
@@ -71,7 +73,7 @@ def escalate(ops: Workbench, *, policy: str, incident_id: str, subject: str, bod
     Returns:
         The escalation id.
     """
-    _check_incident(incident_id)
+    incident_id = _check_incident(incident_id)
     if not isinstance(subject, str) or not subject.strip() or len(subject) > 1000:
         raise ValidationError("subject must be one line of text (1..1000 characters)", field="subject")
     if not isinstance(body, str) or len(body) > 100_000:
@@ -121,7 +123,7 @@ def acknowledge(ops: Workbench, incident_id: str, *, by: str | None = None, at: 
         (``incident_status`` None when opsnb does not track the incident; ``incident_error``
         when the incident could not follow, e.g. an ack time before it was detected).
     """
-    _check_incident(incident_id)
+    incident_id = _check_incident(incident_id)
     t = to_utc(at, what="at") if at is not None else utcnow()
     who = by or ops.user
     retrigger_at = None
@@ -164,7 +166,7 @@ def _incident_follows(ops: Workbench, s: Session, incident_id: str, who: str, t:
 
 def resolve(ops: Workbench, incident_id: str, *, by: str | None = None, at: Any = None) -> dict[str, Any]:
     """End every open escalation of an incident: pending pages and re-triggers are cancelled."""
-    _check_incident(incident_id)
+    incident_id = _check_incident(incident_id)
     t = to_utc(at, what="at") if at is not None else utcnow()
     with ops.db.session() as s:
         ops.access.require("responder", action="oncall.resolve")

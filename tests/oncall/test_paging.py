@@ -219,3 +219,9 @@ def test_an_acknowledgement_is_audited_even_when_nothing_was_paged(ops: Workbenc
     assert out["escalations"] == 0
     rec = ops.audit.list(action="oncall.acknowledge")
     assert len(rec) == 1 and rec.iloc[0]["target"] == "INC-404" and rec.iloc[0]["actor"] == "tester"
+
+
+def test_incident_ids_are_case_insensitive_for_on_call_too(ops: Workbench) -> None:
+    out = ops.oncall.acknowledge("inc-404", at=T0)
+    assert out["incident_id"] == "INC-404"
+    assert ops.audit.list(action="oncall.acknowledge").iloc[0]["target"] == "INC-404"
