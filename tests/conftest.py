@@ -39,6 +39,14 @@ def need_program(*names: str) -> str:
     raise AssertionError("unreachable")
 
 
+@pytest.fixture(autouse=True)
+def _no_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI tables fit $COLUMNS when it is set; a value exported by whatever runs the suite must not
+    narrow every table a test reads (CI exported one), so each test starts without it."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _hermetic_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep Jupyter and opsnb away from the developer's home and workspace."""

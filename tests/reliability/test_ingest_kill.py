@@ -44,9 +44,10 @@ def ingest_cmd(ws: Path, path: Path) -> list[str]:
 
 
 def env() -> dict[str, str]:
-    # Small chunks and batches: a run commits about 20 times, so kills land between commits.
-    return {**os.environ, "OPSNB_USER": "tester", "OPSNB_PROGRESS": "0", "OPSNB_INGEST_CHUNK_BYTES": str(1 << 20),
-            "OPSNB_INGEST_BATCH_ROWS": "10000"}
+    # Small chunks and batches: a run commits about 80 times (each an fsynced checkpoint), so it lasts long
+    # enough on an idle machine too for kills to land inside it, between and during commits.
+    return {**os.environ, "OPSNB_USER": "tester", "OPSNB_PROGRESS": "0", "OPSNB_INGEST_CHUNK_BYTES": str(1 << 18),
+            "OPSNB_INGEST_BATCH_ROWS": "2500"}
 
 
 def stored_ids(ws: Path) -> Counter[str]:
@@ -72,7 +73,7 @@ def writing(ws: Path) -> bool:
     return any((lake / ".tmp").glob("*")) or any(lake.glob("*/*/*.pending"))
 
 
-def kill_and_rerun(ws: Path, path: Path, *, kills: int, seed: int, max_delay: float = 0.5) -> dict[str, Any]:
+def kill_and_rerun(ws: Path, path: Path, *, kills: int, seed: int, max_delay: float = 0.15) -> dict[str, Any]:
     """Start the ingest ``kills`` times, each killed a random moment after it starts writing; then a full run.
 
     Waiting for the first write (instead of a fixed delay) lands the kills inside runs however
