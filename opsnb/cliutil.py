@@ -428,28 +428,9 @@ def _number(x: float) -> str:
 def format_duration(seconds: float) -> str:
     """A duration for people, in its two largest units: ``1d 17h``, ``5m 30s``, ``2.5s``, ``120ms``.
 
-    The one time grammar (``opsnb.timeparse``) formats it where that module is installed; the
-    fallback below writes the same.
+    The one time grammar (``opsnb.timeparse``) formats it.
     """
-    try:
-        from opsnb.timeparse import format_duration as one_grammar
-    except ImportError:
-        pass
-    else:
-        return one_grammar(seconds)
-    sign = "-" if seconds < 0 else ""
-    s = abs(seconds)
-    if s < 1:
-        return f"{sign}{s * 1000:.0f}ms" if s else "0s"
-    if s < 60:
-        return f"{sign}{s:.3g}s"
-    parts = []
-    rest = int(round(s))
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-        if len(parts) == 2 or (parts and rest == 0):
-            break
-    return sign + " ".join(parts[:2])
+    from opsnb.timeparse import format_duration as one_grammar  # stdlib only: cheap to import here
+
+    return one_grammar(seconds)
 
