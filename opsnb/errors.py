@@ -28,6 +28,7 @@ a field nobody set included as None. The tree::
     │   ├── RunTimeout          [timeout] the run ran past its timeout
     │   └── RunCancelled        [] the run was cancelled
     ├── NotifyError             [channel, target, status, permanent] a notification was not delivered
+    ├── PostmortemError         [incident_id, template, version, problems] a postmortem not drafted or published
     └── BatchError              [errors, frame] per-item errors a batch collected
 
 Batch operations (fleet runs, ingest, alert batches) do not stop at the first
@@ -305,6 +306,26 @@ class NotifyError(OpsnbError):
     target: str | None = None
     status: int | None = None
     permanent: bool = False
+
+
+@dataclasses.dataclass(kw_only=True, eq=False, repr=False)
+class PostmortemError(OpsnbError):
+    """A postmortem could not be drafted (its ``template`` is incomplete or failed to execute) or
+    published (the incident is open, the review checklist is not complete); ``problems`` lists why.
+
+    The previous ``version`` stays current and no person's text is lost.
+    """
+
+    incident_id: str | None = None
+    template: str | None = None
+    version: int | None = None
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.problems = list(self.problems or ())
+        if self.problems and self.message.rstrip().endswith(":"):
+            self.message = self.message.rstrip() + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__post_init__()
 
 
 @dataclasses.dataclass(kw_only=True, eq=False, repr=False)
