@@ -85,6 +85,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alerts_channel", "", "Notification channel alert groups are sent to (ops.notify); empty means record only."),
     Setting("slos_dir", "slos", "Directory of OpenSLO YAML files, relative to the workspace (or absolute)."),
     Setting("prometheus_url", "", "Prometheus HTTP API base URL for SLIs whose source is prometheus."),
+    Setting("postmortem_auto_draft", "SEV1,SEV2",
+            "Severities whose postmortem is drafted when the incident is resolved (comma-separated; empty: off)."),
+    Setting("postmortem_digest_channel", "",
+            "Notify channel of the daily overdue action item digest for owners without a contact; empty: contacts only."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

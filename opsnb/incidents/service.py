@@ -27,6 +27,7 @@ from opsnb.incidents import lifecycle, paging
 from opsnb.incidents.lifecycle import MILESTONES, OPEN, STATUS_MILESTONE
 from opsnb.incidents.models import IncidentCounter, IncidentLink, IncidentRow, TimelineEntry
 from opsnb.store.types import utcnow
+from opsnb.timeparse import InstantLike, parse_instant
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from opsnb.workbench import Workbench
 
 KINDS: tuple[str, ...] = ("created", "alert", "status", "severity", "role", "note", "milestone", "link",
-                          "runbook_run", "deploy", "page", "ack", "escalation", "notification", "merge", "update")
+                          "runbook_run", "deploy", "page", "ack", "escalation", "notification", "merge", "update",
+                          "postmortem")
 LINK_KINDS: tuple[str, ...] = ("alert", "deploy", "run", "slo", "server", "service")
 ROLES: tuple[str, ...] = ("commander", "scribe", "communications")
 MAX_DATA = 65_536
@@ -54,9 +56,8 @@ def _text(value: Any, name: str, *, limit: int, required: bool = True) -> str:
 
 
 def _aware(t: Any, name: str) -> datetime:
-    if not isinstance(t, datetime) or t.tzinfo is None:
-        raise ValidationError(f"{name} must be a timezone-aware datetime, got {t!r}"[:200], field=name)
-    return t
+    # every time argument speaks the one grammar; a naive time means UTC
+    return parse_instant(t, name=name)
 
 
 def normalise_id(incident_id: str) -> str:
@@ -220,6 +221,10 @@ def _sentence(kind: str, data: Mapping[str, Any]) -> tuple[str, tuple[str, str] 
     if kind == "merge":
         other = str(d.get("merged", ""))
         return f"merged {other} “{d.get('title', '')}” into this one", (other, f"/incidents/{other}")
+    if kind == "postmortem":
+        if d.get("event") == "draft_failed":
+            return f"postmortem draft failed: {d.get('error', '')}", None
+        return f"postmortem v{d.get('version', '')} drafted: {d.get('path', '')}", None
     if kind in ("escalation", "notification"):
         event = str(d.get("event", kind)).replace("_", " ")
         err = f": {d['error']}" if d.get("error") else ""
@@ -363,7 +368,7 @@ class Incidents:
         return inc
 
     def list(self, *, status: str | Sequence[str] | None = None, service: str | None = None,
-             severity: str | None = None, since: datetime | None = None, limit: int = 10_000) -> pd.DataFrame:
+             severity: str | None = None, since: InstantLike | None = None, limit: int = 10_000) -> pd.DataFrame:
         """Incidents, newest first. ``status="open"`` means triggered, acknowledged or mitigated."""
         import pandas as pd
 
@@ -378,7 +383,7 @@ class Incidents:
         if severity:
             q = q.where(IncidentRow.severity == severity)
         if since is not None:
-            q = q.where(IncidentRow.created_at >= since)
+            q = q.where(IncidentRow.created_at >= parse_instant(since, name="since", ago=True))
         with self._wb.db.session() as s:
             rows = [{c: getattr(r, c) for c in LIST_COLUMNS} for r in s.scalars(q)]
         df = pd.DataFrame(rows, columns=LIST_COLUMNS)
@@ -440,6 +445,10 @@ class Incidents:
             self._wb.audit.record(action="incident.update", target=r.id, params=changes, reason=reason)
         if status is not None:
             paging.after_status(self._wb, self, iid, old_status, status, by=who, at=when)
+            # the postmortem is drafted once the change has committed (a kernel run takes seconds)
+            from opsnb.postmortems import hooks as postmortem_hooks
+
+            postmortem_hooks.after_status(self._wb, iid, old_status, status, severity=r.severity, at=when)
         return self.get(incident_id)
 
     def _transition(self, s: Session, r: IncidentRow, status: str, when: datetime, who: str, reason: str) -> None:
@@ -722,7 +731,7 @@ class Incidents:
             rows.append(row)
         return pd.DataFrame(rows, columns=cols)
 
-    def metrics(self, *, start: datetime | None = None, end: datetime | None = None,
+    def metrics(self, *, start: InstantLike | None = None, end: InstantLike | None = None,
                 by: Sequence[str] = ("service", "severity")) -> pd.DataFrame:
         """MTTD, MTTA, MTTM, MTTR (minutes): n, mean, median, p90 per group, for incidents whose impact
         started in ``[start, end)``. Declined and merged incidents are left out. See
@@ -745,8 +754,8 @@ class Incidents:
         for c in df.columns[4:]:
             df[c] = pd.to_datetime(df[c], utc=True)
         if start is not None:
-            df = df[df["impact_start"] >= pd.Timestamp(start)]
+            df = df[df["impact_start"] >= pd.Timestamp(parse_instant(start, name="start", ago=True))]
         if end is not None:
-            df = df[df["impact_start"] < pd.Timestamp(end)]
+            df = df[df["impact_start"] < pd.Timestamp(parse_instant(end, name="end"))]
         return m.summarize(df, by)
 
