@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MISSED_GRACE = timedelta(seconds=60)
-SERVICE_TICKS: tuple[str, ...] = ("alerts", "oncall", "notify", "slos", "audit")
+SERVICE_TICKS: tuple[str, ...] = ("alerts", "oncall", "notify", "slos", "audit", "postmortems")
 _ALIASES = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
             "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
 _MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
