@@ -115,12 +115,17 @@ class InstantType(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         from opsnb.errors import ValidationError
-        from opsnb.timeparse import parse_instant
+        from opsnb.timeparse import is_naive, parse_instant
 
         try:
-            return parse_instant(value, name=_flag(param), ago=self.ago)
+            when = parse_instant(value, name=_flag(param), ago=self.ago)
         except ValidationError as exc:
             self.fail(exc.message, param, ctx)
+        meta = ctx.find_root().meta if ctx is not None else {}
+        if is_naive(value) and not meta.get("opsnb.naive_noted"):
+            meta["opsnb.naive_noted"] = True  # said once per command, however many flags had no zone
+            click.echo(f"note: {value} has no time zone; read as UTC", err=True)
+        return when
 
 
 def _flag(param: click.Parameter | None) -> str:
@@ -131,6 +136,20 @@ def _flag(param: click.Parameter | None) -> str:
 DURATION = DurationType()
 INSTANT = InstantType()
 SINCE = InstantType(ago=True)
+SINCE_HELP = "-1h, 1h (ago), today, yesterday, or an ISO time (no zone = UTC)"
+INSTANT_HELP = "now, -30m, today+9h, or an ISO time (no zone = UTC)"
+
+
+def range_options(default_since: str | None = "-1h", *, required: bool = False,
+                  what: str = "the window") -> Callable[[F], F]:
+    """Add ``--since`` (a start; ``1h`` means an hour ago) and ``--until`` (default now) in the time grammar."""
+    def deco(f: F) -> F:
+        f = click.option("--until", type=INSTANT, default="now", show_default=True,
+                         help=f"End of {what}: {INSTANT_HELP}.")(f)
+        return click.option("--since", type=SINCE, default=default_since, required=required,
+                            show_default=default_since is not None,
+                            help=f"Start of {what}: {SINCE_HELP}.")(f)
+    return deco
 
 
 # --- printing records -------------------------------------------------------------------------

@@ -22,6 +22,11 @@ from typing import Any
 
 from opsnb.errors import ValidationError
 
+InstantLike = datetime | date | str
+"""What a time argument takes: a datetime (naive means UTC), a date, or text in the grammar."""
+DurationLike = timedelta | str
+"""What a duration argument takes: a timedelta, or text such as ``"1h30m"``."""
+
 DURATION_FORMS = "500ms, 30s, 5m, 1h30m, 2d, 1w"
 INSTANT_FORMS = "2026-03-01T10:00:00Z (no zone means UTC), now, today, yesterday, -1h, now-30m"
 SINCE_FORMS = INSTANT_FORMS + ", or a duration ago such as 1h"
@@ -125,8 +130,10 @@ def format_duration(value: timedelta | float, *, exact: bool = False) -> str:
                 us %= size
         return sign + " ".join(parts)
     s = us / 1_000_000
+    if us < 1000:
+        return f"{sign}{us}us" if us else "0s"
     if s < 1:
-        return f"{sign}{s * 1000:.0f}ms" if us else "0s"
+        return f"{sign}{s * 1000:.0f}ms"
     if s < 60:
         return f"{sign}{s:.3g}s"
     parts = []
@@ -229,6 +236,17 @@ def _parse_instant_text(value: str, now: datetime | None, name: str, ago: bool, 
         return _utc(datetime.fromisoformat(iso))
     except ValueError:
         raise _fail(name, value, "is not a time", forms) from None
+
+
+def is_naive(value: Any) -> bool:
+    """Whether ``value`` is ISO text without a zone (read as UTC), so a CLI can say so once."""
+    if not isinstance(value, str) or not _looks_iso(value.strip().lower()):
+        return False
+    text = value.strip()
+    try:
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text).tzinfo is None
+    except ValueError:
+        return False
 
 
 def _looks_iso(low: str) -> bool:

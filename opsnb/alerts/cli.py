@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, format_option, pass_ops
-
-
-def parse_when(value: str | None, name: str = "--since") -> datetime | None:
-    """An ISO 8601 time with zone, or a duration ago (``24h``, ``7d``, ``90m``)."""
-    if not value:
-        return None
-    from opsnb.alerts.silences import parse_duration
-    from opsnb.errors import ValidationError
-    from opsnb.store.types import utcnow
-
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            return utcnow() - parse_duration(value.lstrip("-"), name)
-        except ValidationError:
-            raise click.BadParameter(f"{value!r} is neither an ISO time nor a duration like 24h",
-                                     param_hint=name) from None
-    if t.tzinfo is None:
-        raise click.BadParameter(f"{value!r} needs a time zone (e.g. 2025-03-01T12:00:00Z)", param_hint=name)
-    return t
+from opsnb.cliutil import (
+    DURATION,
+    INSTANT,
+    INSTANT_HELP,
+    SINCE,
+    SINCE_HELP,
+    emit,
+    format_option,
+    pass_ops,
+)
 
 
 @click.group("alerts")
@@ -43,33 +31,33 @@ def cli() -> None:
 
 @cli.command("list")
 @click.option("--status", type=click.Choice(["firing", "acknowledged", "resolved"]), default=None)
-@click.option("--since", default=None, help="ISO time or a duration ago (24h).")
+@click.option("--since", type=SINCE, default=None, help="Received since: " + SINCE_HELP + ".")
 @click.option("--labels", default=None, help='Matchers, e.g. \'service="checkout",severity=~"crit.*"\'.')
 @format_option
 @pass_ops
-def list_cmd(ops: Any, status: str | None, since: str | None, labels: str | None, fmt: str) -> None:
+def list_cmd(ops: Any, status: str | None, since: datetime | None, labels: str | None, fmt: str) -> None:
     """List alerts, most recently received first.
 
     \b
     Example:
         opsnb alerts list --status firing --since 24h --format json
     """
-    df = ops.alerts.list(status=status, since=parse_when(since), labels=labels)
+    df = ops.alerts.list(status=status, since=since, labels=labels)
     emit(df, fmt, columns=["fingerprint", "status", "alertname", "service", "severity", "summary", "starts_at",
                            "receive_count", "incident_id", "silenced"])
 
 
 @cli.command("silence")
 @click.option("--matchers", "-m", required=True, help='e.g. \'service="search",alertname=~"Disk.*"\'.')
-@click.option("--duration", "-d", default=None, help="How long, e.g. 2h (or give --ends-at).")
-@click.option("--ends-at", default=None, help="ISO time the silence ends.")
+@click.option("--duration", "-d", type=DURATION, default=None, help="How long, e.g. 2h or 1h30m (or give --ends-at).")
+@click.option("--ends-at", type=INSTANT, default=None, help="When the silence ends: " + INSTANT_HELP + ".")
 @click.option("--comment", "-c", required=True, help="Why.")
 @click.option("--every", default=None, help="Recurring maintenance: weekdays, e.g. sun or mon,thu (or 'day').")
 @click.option("--at", "start", default=None, help="Recurring maintenance: local start HH:MM.")
 @click.option("--timezone", default="UTC", show_default=True, help="Recurring maintenance: IANA zone.")
 @format_option
 @pass_ops
-def silence_cmd(ops: Any, matchers: str, duration: str | None, ends_at: str | None, comment: str,
+def silence_cmd(ops: Any, matchers: str, duration: timedelta | None, ends_at: datetime | None, comment: str,
                 every: str | None, start: str | None, timezone: str, fmt: str) -> None:
     """Silence matching alerts (kept, not notified); with --every/--at, a recurring maintenance window.
 
@@ -86,7 +74,7 @@ def silence_cmd(ops: Any, matchers: str, duration: str | None, ends_at: str | No
                                             timezone=timezone, comment=comment)
     else:
         out = ops.alerts.create_silence(matchers=matchers, duration=duration, comment=comment,
-                                        ends_at=parse_when(ends_at, "--ends-at"))
+                                        ends_at=ends_at)
     emit(out, fmt)
 
 
@@ -191,16 +179,16 @@ def incident_rules_cmd(ops: Any, fmt: str) -> None:
 
 
 @cli.command("replay")
-@click.option("--since", default=None, help="Replay receipts since (ISO time or duration ago, e.g. 7d).")
+@click.option("--since", type=SINCE, default=None, help="Replay receipts since: " + SINCE_HELP + ".")
 @click.option("--no-silences", is_flag=True, help="Leave out silences, maintenance windows and inhibition.")
 @format_option
 @pass_ops
-def replay_cmd(ops: Any, since: str | None, no_silences: bool, fmt: str) -> None:
+def replay_cmd(ops: Any, since: datetime | None, no_silences: bool, fmt: str) -> None:
     """Replay the stored alert stream: notifications sent vs alerts received (alert fatigue).
 
     \b
     Example:
         opsnb alerts replay --since 7d
     """
-    rep = ops.alerts.replay(since=parse_when(since), use_silences=not no_silences)
+    rep = ops.alerts.replay(since=since, use_silences=not no_silences)
     emit(rep.as_dict(), fmt)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -22,11 +22,11 @@ from opsnb.alerts.silences import (
     SilenceSpec,
     inhibit_spec,
     make_recurrence,
-    parse_duration,
     silence_spec,
 )
 from opsnb.errors import Conflict, NotFound, ValidationError
 from opsnb.store.types import utcnow
+from opsnb.timeparse import DurationLike, InstantLike, parse_duration, parse_instant
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,8 +53,8 @@ class AlertRules:
 
     _wb: Workbench
 
-    def create_silence(self, *, matchers: Any, comment: str, starts_at: datetime | None = None,
-                       ends_at: datetime | None = None, duration: str | float | timedelta | None = None,
+    def create_silence(self, *, matchers: Any, comment: str, starts_at: InstantLike | None = None,
+                       ends_at: InstantLike | None = None, duration: DurationLike | None = None,
                        reason: str = "") -> dict[str, Any]:
         """Silence notifications of matching alerts (the alerts are still stored). Needs operator.
 
@@ -68,19 +68,18 @@ class AlertRules:
             ...                           comment="reindexing")                         # doctest: +SKIP
         """
         ms = parse_matchers(matchers, require_non_empty=True)
-        start = starts_at or utcnow()
+        start = parse_instant(starts_at, name="starts_at") if starts_at is not None else utcnow()
         if (ends_at is None) == (duration is None):
             raise ValidationError("give exactly one of ends_at or duration", field="ends_at")
-        end = ends_at if ends_at is not None else start + parse_duration(duration, "duration")  # type: ignore[arg-type]
-        self._check_time(start, "starts_at")
-        self._check_time(end, "ends_at")
+        end = parse_instant(ends_at, name="ends_at") if ends_at is not None else \
+            start + parse_duration(duration, name="duration")
         if end <= start:
             raise ValidationError(f"ends_at {end} must be after starts_at {start}", field="ends_at")
         return self._add_silence("silence", ms, start, end, None, comment, reason)
 
-    def create_maintenance(self, *, matchers: Any, comment: str, start: str, duration: str | float | timedelta,
+    def create_maintenance(self, *, matchers: Any, comment: str, start: str, duration: DurationLike,
                            days: Iterable[str] | None = None, timezone: str = "UTC",
-                           starts_at: datetime | None = None, until: datetime | None = None,
+                           starts_at: InstantLike | None = None, until: InstantLike | None = None,
                            reason: str = "") -> dict[str, Any]:
         """A recurring maintenance window: silences matching alerts every given weekday at a local time.
 
@@ -95,18 +94,12 @@ class AlertRules:
         """
         ms = parse_matchers(matchers, require_non_empty=True)
         rec = make_recurrence(start=start, duration=duration, days=days, timezone=timezone)
-        begin = starts_at or utcnow()
-        self._check_time(begin, "starts_at")
+        begin = parse_instant(starts_at, name="starts_at") if starts_at is not None else utcnow()
         if until is not None:
-            self._check_time(until, "until")
+            until = parse_instant(until, name="until")
             if until <= begin:
                 raise ValidationError("until must be after starts_at", field="until")
         return self._add_silence("maintenance", ms, begin, until, rec, comment, reason)
-
-    @staticmethod
-    def _check_time(t: Any, name: str) -> None:
-        if not isinstance(t, datetime) or t.tzinfo is None:
-            raise ValidationError(f"{name} must be a timezone-aware datetime, got {t!r}", field=name)
 
     def _add_silence(self, kind: str, ms: Sequence[Any], start: datetime, end: datetime | None,
                      rec: dict[str, Any] | None, comment: str, reason: str) -> dict[str, Any]:

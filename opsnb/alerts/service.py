@@ -40,6 +40,7 @@ from opsnb.alerts.silences import make_muter, silence_spec
 from opsnb.alerts.tick import AlertTicker, dview, save_state, state_of
 from opsnb.errors import NotFound, ValidationError
 from opsnb.store.types import utcnow
+from opsnb.timeparse import InstantLike, parse_instant
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -282,7 +283,7 @@ class Alerts(AlertRules, AlertTicker):
 
     # ---------------------------------------------------------------- reading
 
-    def list(self, *, status: str | Sequence[str] | None = None, since: datetime | None = None,
+    def list(self, *, status: str | Sequence[str] | None = None, since: InstantLike | None = None,
              labels: Any = None, limit: int = 10_000) -> pd.DataFrame:
         """Alerts, most recently received first.
 
@@ -298,7 +299,7 @@ class Alerts(AlertRules, AlertTicker):
         if status:
             q = q.where(Alert.status.in_([status] if isinstance(status, str) else list(status)))
         if since is not None:
-            q = q.where(Alert.last_received_at >= since)
+            q = q.where(Alert.last_received_at >= parse_instant(since, name="since", ago=True))
         now = utcnow()
         with self._wb.db.session() as s:
             silences = silence_specs(s, now)
@@ -333,13 +334,13 @@ class Alerts(AlertRules, AlertTicker):
                              r.receive_count, r.first_received_at, r.last_received_at, r.group_key, r.incident_id,
                              r.generator_url, r.last_payload)
 
-    def receipts(self, *, since: datetime | None = None, limit: int = 1000) -> pd.DataFrame:
+    def receipts(self, *, since: InstantLike | None = None, limit: int = 1000) -> pd.DataFrame:
         """Raw payloads as received, newest first (id, received_at, source, alerts, body)."""
         import pandas as pd
 
         q = select(AlertReceipt).order_by(AlertReceipt.id.desc()).limit(limit)
         if since is not None:
-            q = q.where(AlertReceipt.received_at >= since)
+            q = q.where(AlertReceipt.received_at >= parse_instant(since, name="since", ago=True))
         with self._wb.db.session() as s:
             rows = [{"id": r.id, "received_at": r.received_at, "source": r.source, "alerts": r.alerts,
                      "body": r.body} for r in s.scalars(q)]
@@ -347,13 +348,13 @@ class Alerts(AlertRules, AlertTicker):
         df["received_at"] = pd.to_datetime(df["received_at"], utc=True)
         return df
 
-    def notifications(self, *, since: datetime | None = None) -> pd.DataFrame:
+    def notifications(self, *, since: InstantLike | None = None) -> pd.DataFrame:
         """Notifications the grouping engine decided, oldest first."""
         import pandas as pd
 
         q = select(AlertNotification).order_by(AlertNotification.id)
         if since is not None:
-            q = q.where(AlertNotification.at >= since)
+            q = q.where(AlertNotification.at >= parse_instant(since, name="since", ago=True))
         cols = ["id", "at", "group_key", "status", "reason", "firing", "resolved", "channel", "delivery", "error"]
         with self._wb.db.session() as s:
             rows = [{c: getattr(r, c) for c in cols} for r in s.scalars(q)]
@@ -371,7 +372,7 @@ class Alerts(AlertRules, AlertTicker):
     # ---------------------------------------------------------------- fatigue
 
     def replay(self, stream: Iterable[StreamEvent | Mapping[str, Any]] | None = None, *,
-               policy: Policy | None = None, since: datetime | None = None, until: datetime | None = None,
+               policy: Policy | None = None, since: InstantLike | None = None, until: InstantLike | None = None,
                use_silences: bool = True) -> FatigueReport:
         """Replay an alert stream through grouping, dedup, silences and inhibition; count notifications.
 
@@ -384,6 +385,8 @@ class Alerts(AlertRules, AlertTicker):
         Example:
             >>> ops.alerts.replay(since=now - timedelta(days=1)).reduction_pct   # doctest: +SKIP
         """
+        since = parse_instant(since, name="since", ago=True) if since is not None else None
+        until = parse_instant(until, name="until") if until is not None else None
         events = list(self._receipt_stream(since, until)) if stream is None else \
             [e if isinstance(e, StreamEvent) else _stream_event(e) for e in stream]
         muter = None

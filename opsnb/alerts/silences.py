@@ -18,27 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from opsnb.alerts.grouping import AlertView, Muter
 from opsnb.alerts.matchers import Matcher, matches_all, parse_matchers
 from opsnb.errors import ValidationError
+from opsnb.timeparse import parse_duration
 
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
-
-
-def parse_duration(value: str | int | float | timedelta, what: str = "duration") -> timedelta:
-    """``"2h30m"``, ``"90m"``, seconds as a number, or a timedelta; must be positive."""
-    if isinstance(value, timedelta):
-        td = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        td = timedelta(seconds=float(value))
-    elif isinstance(value, str) and (m := _DURATION.match(value)) and any(m.groups()):
-        d, h, mi, s = (int(x or 0) for x in m.groups())
-        td = timedelta(days=d, hours=h, minutes=mi, seconds=s)
-    else:
-        raise ValidationError(f"{what} {str(value)[:40]!r} must look like 2h, 90m or 1d12h", field=what)
-    if td <= timedelta(0):
-        raise ValidationError(f"{what} must be positive, got {value!r}", field=what)
-    return td
-
-
 def make_recurrence(*, start: str, duration: str | int | float | timedelta, days: Iterable[str] | None,
                     timezone: str) -> dict[str, Any]:
     """Validate and normalize a weekly recurrence."""
@@ -47,7 +29,7 @@ def make_recurrence(*, start: str, duration: str | int | float | timedelta, days
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
         problems.append(f"start {start!r} must be a local time HH:MM")
     try:
-        td = parse_duration(duration, "duration")
+        td = parse_duration(duration, name="duration")
         if td > timedelta(days=7):
             problems.append("duration must be at most 7 days")
     except ValidationError as exc:

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, format_option, pass_ops
+from opsnb.cliutil import INSTANT, SINCE, SINCE_HELP, emit, format_option, pass_ops
 
-
-class UtcTime(click.ParamType):
-    """An ISO 8601 time; a time without zone is taken as UTC."""
-
-    name = "time"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            t = datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-20T14:00:00Z)", param, ctx)
-        return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-TIME = UtcTime()
+TIME = INSTANT  # the one time grammar (opsnb.timeparse)
 
 
 @click.group("deploys")
@@ -41,7 +25,7 @@ def cli() -> None:
 @cli.command("list")
 @click.option("--service", help="Only this service.")
 @click.option("--env", help="Only this environment.")
-@click.option("--since", type=TIME, help="Started at or after this time (ISO 8601, UTC if no zone).")
+@click.option("--since", type=SINCE, help="Started at or after: " + SINCE_HELP + ".")
 @click.option("--until", type=TIME, help="Started before this time.")
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=100, show_default=True)
 @format_option

@@ -355,10 +355,9 @@ class Deploys:
             The :meth:`list` columns plus ``rank`` (1 is the prime suspect), ``prod``,
             ``minutes_before``, ``is_rollback`` and ``rolled_back``, best suspect first.
         """
-        # the logs domain's parsers until opsnb.timeparse (the one grammar) lands
-        from opsnb.logs.query import parse_duration, parse_time
+        from opsnb.timeparse import parse_duration, parse_instant
 
-        t = parse_time(before, name="before")
+        t = parse_instant(before, name="before")
         span = parse_duration(within, name="within")
         df = self.list(service=service, env=env, since=t - span, until=t + timedelta(microseconds=1))
         df = df.assign(prod=df["env"].str.lower().isin(PROD_ENVS),

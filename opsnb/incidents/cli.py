@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
 
-from opsnb.alerts.cli import parse_when
-from opsnb.cliutil import emit, emit_record, format_option, pass_ops
+from opsnb.cliutil import (
+    INSTANT,
+    INSTANT_HELP,
+    SINCE,
+    SINCE_HELP,
+    emit,
+    emit_record,
+    format_option,
+    pass_ops,
+)
 
 SEVS = click.Choice(["SEV1", "SEV2", "SEV3", "SEV4"])
 
@@ -25,10 +34,10 @@ def cli() -> None:
 @cli.command("list")
 @click.option("--status", default=None, help="A status, or 'open'.")
 @click.option("--service", default=None)
-@click.option("--since", default=None, help="ISO time or a duration ago (7d).")
+@click.option("--since", type=SINCE, default=None, help="Opened since: " + SINCE_HELP + ".")
 @format_option
 @pass_ops
-def list_cmd(ops: Any, status: str | None, service: str | None, since: str | None, fmt: str) -> None:
+def list_cmd(ops: Any, status: str | None, service: str | None, since: datetime | None, fmt: str) -> None:
     """List incidents, newest first.
 
     \b
@@ -38,7 +47,7 @@ def list_cmd(ops: Any, status: str | None, service: str | None, since: str | Non
     from opsnb.logs.explain import check_services
 
     check_services(ops, [service] if service else None)
-    emit(ops.incidents.list(status=status, service=service, since=parse_when(since)), fmt,
+    emit(ops.incidents.list(status=status, service=service, since=since), fmt,
          columns=["id", "severity", "status", "service", "title", "commander", "impact_start", "resolved_at"])
 
 
@@ -68,12 +77,12 @@ def show_cmd(ops: Any, incident_id: str, fmt: str) -> None:
 @click.option("--title", required=True)
 @click.option("--service", required=True)
 @click.option("--severity", type=SEVS, default="SEV3", show_default=True)
-@click.option("--impact-start", default=None, help="ISO time (default: now).")
+@click.option("--impact-start", type=INSTANT, default=None, help="When impact began (default now): " + INSTANT_HELP + ".")
 @click.option("--commander", default="")
 @click.option("--policy", default=None, help="Page at once under this on-call escalation policy.")
 @format_option
 @pass_ops
-def create_cmd(ops: Any, title: str, service: str, severity: str, impact_start: str | None, commander: str,
+def create_cmd(ops: Any, title: str, service: str, severity: str, impact_start: datetime | None, commander: str,
                policy: str | None, fmt: str) -> None:
     """Open an incident (and page it with --policy).
 
@@ -82,7 +91,7 @@ def create_cmd(ops: Any, title: str, service: str, severity: str, impact_start: 
         opsnb incident create --title "Checkout 5xx" --service checkout --severity SEV2 --policy sre
     """
     inc = ops.incidents.create(title=title, service=service, severity=severity, commander=commander,
-                               impact_start=parse_when(impact_start, "--impact-start"), policy=policy)
+                               impact_start=impact_start, policy=policy)
     emit({"id": inc.id, "status": inc.status, "severity": inc.severity,
           "paged_at": inc.milestones.get("paged")}, fmt)
 
@@ -157,11 +166,11 @@ def timeline_cmd(ops: Any, incident_id: str, fmt: str) -> None:
 
 
 @cli.command("metrics")
-@click.option("--since", default=None, help="Impact started at or after (ISO time or 30d).")
+@click.option("--since", type=SINCE, default=None, help="Impact started at or after: " + SINCE_HELP + ".")
 @click.option("--by", default="service,severity", show_default=True, help="Comma-separated; empty for overall.")
 @format_option
 @pass_ops
-def metrics_cmd(ops: Any, since: str | None, by: str, fmt: str) -> None:
+def metrics_cmd(ops: Any, since: datetime | None, by: str, fmt: str) -> None:
     """MTTD, MTTA, MTTM, MTTR in minutes (n, mean, median, p90).
 
     \b
@@ -169,4 +178,4 @@ def metrics_cmd(ops: Any, since: str | None, by: str, fmt: str) -> None:
         opsnb incident metrics --since 30d --by service
     """
     groups = tuple(b.strip() for b in by.split(",") if b.strip())
-    emit(ops.incidents.metrics(start=parse_when(since), by=groups), fmt)
+    emit(ops.incidents.metrics(start=since, by=groups), fmt)

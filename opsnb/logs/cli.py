@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, emit_json, format_option, pass_ops
+from opsnb.cliutil import (
+    DURATION,
+    INSTANT,
+    INSTANT_HELP,
+    emit,
+    emit_json,
+    format_option,
+    pass_ops,
+    range_options,
+)
 from opsnb.logs.explain import check_services, why_empty
 
 FORMAT_CHOICES = ["auto", "jsonl", "journald", "otlp", "logfmt", "syslog5424", "syslog3164", "access", "plain"]
@@ -142,8 +152,7 @@ def ingest_cmd(ops: Any, paths: tuple[str, ...], log_format: str, service: str |
 
 
 @cli.command("query")
-@click.option("--since", required=True, help="Start: -1h, -30m, or an ISO time.")
-@click.option("--until", default="now", show_default=True, help="End.")
+@range_options(None, required=True, what="the query")
 @click.option("--service", multiple=True, help="ServiceName (repeatable).")
 @click.option("--severity", default=None, help="Minimum severity: debug, info, warn, error, fatal.")
 @click.option("--host", multiple=True, help="HostName (repeatable).")
@@ -157,7 +166,7 @@ def ingest_cmd(ops: Any, paths: tuple[str, ...], log_format: str, service: str |
 @click.option("--order", type=click.Choice(["asc", "desc"]), default="desc", show_default=True)
 @format_option
 @pass_ops
-def query_cmd(ops: Any, since: str, until: str, service: tuple[str, ...], severity: str | None,
+def query_cmd(ops: Any, since: datetime, until: datetime, service: tuple[str, ...], severity: str | None,
               host: tuple[str, ...], regex: str | None, contains: str | None, trace_id: str | None,
               correlation_id: str | None, attrs: tuple[str, ...], status: str | None, limit: int, order: str,
               fmt: str) -> None:
@@ -186,22 +195,19 @@ def query_cmd(ops: Any, since: str, until: str, service: tuple[str, ...], severi
     else:
         empty = None
         if df.empty:
-            from opsnb.logs.query import parse_time
-
             filtered = any(x for x in (severity, host, regex, contains, trace_id, correlation_id, matchers, status))
-            empty = why_empty(ops, parse_time(since, name="since"), parse_time(until, name="until"),
+            empty = why_empty(ops, since, until,
                               list(service), filtered=filtered)
         emit(df, "table", columns=["Timestamp", "ServiceName", "SeverityText", "HttpStatus", "Body"], empty=empty)
 
 
 @cli.command("quarantine")
-@click.option("--since", default="-24h", show_default=True, help="Start (when the lines were read).")
-@click.option("--until", default="now", show_default=True, help="End.")
+@range_options("-24h", what="when the lines were read")
 @click.option("--source", default=None, help="Only lines of this source.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
 @format_option
 @pass_ops
-def quarantine_cmd(ops: Any, since: str, until: str, source: str | None, limit: int, fmt: str) -> None:
+def quarantine_cmd(ops: Any, since: datetime, until: datetime, source: str | None, limit: int, fmt: str) -> None:
     """Lines ingest could not store, with the reason.
 
     \b
@@ -213,17 +219,17 @@ def quarantine_cmd(ops: Any, since: str, until: str, source: str | None, limit: 
 
 
 @cli.command("window")
-@click.option("--around", default=None, help="The moment: ISO time or -2h.")
+@click.option("--around", type=INSTANT, default=None, help="The moment: " + INSTANT_HELP + ".")
 @click.option("--incident", "incident_id", default=None, metavar="INC-N",
               help="Around this incident's start, for its service (instead of --around).")
 @click.option("--service", default=None, help="Only this service.")
-@click.option("--before", default="30m", show_default=True)
-@click.option("--after", default="15m", show_default=True)
-@click.option("--baseline", default="1h", show_default=True, help="Baseline length before the window.")
+@click.option("--before", type=DURATION, default="30m", show_default=True, help="Window length before the moment.")
+@click.option("--after", type=DURATION, default="15m", show_default=True, help="Window length after the moment.")
+@click.option("--baseline", type=DURATION, default="1h", show_default=True, help="Baseline length before the window.")
 @format_option
 @pass_ops
-def window_cmd(ops: Any, around: str | None, incident_id: str | None, service: str | None, before: str,
-               after: str, baseline: str, fmt: str) -> None:
+def window_cmd(ops: Any, around: datetime | None, incident_id: str | None, service: str | None,
+               before: timedelta, after: timedelta, baseline: timedelta, fmt: str) -> None:
     """Error ratio and latency per minute around a moment, with patterns, errors and deploys.
 
     \b

@@ -265,8 +265,9 @@ class Errors:
         """Rows first seen at or after ``t``: errors that did not exist before it."""
         import pandas as pd
 
-        ts = pd.Timestamp(t)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        from opsnb.timeparse import parse_instant
+
+        ts = pd.Timestamp(parse_instant(t, name="since"))
         return self.table[self.table["first_seen"] >= ts].reset_index(drop=True)
 
     def __len__(self) -> int:

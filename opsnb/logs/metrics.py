@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from opsnb.errors import ValidationError
 from opsnb.logs import query as Q
 from opsnb.logs.error_event import ERROR_SQL
+from opsnb.timeparse import parse_duration, parse_instant
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,7 +89,7 @@ def service_metrics(lake: Lake, *, since: Any, until: Any = "now", service: str 
     else:
         df = df.rename(columns={"ServiceName": "service"})
     df = _finish(df, names)
-    df.insert(3, "rate", df["requests"] / Q.parse_duration(step, name="step").total_seconds())
+    df.insert(3, "rate", df["requests"] / parse_duration(step, name="step").total_seconds())
     out = df[[*METRIC_COLUMNS, *names]]
     return pd.DataFrame(out).sort_values(["time", "service"]).reset_index(drop=True)
 
@@ -124,7 +125,7 @@ def last_seen(lake: Lake, *, service: str | None = None, before: Any = None) -> 
     """
     import pandas as pd
 
-    end = Q.parse_time(before, name="before") if before is not None else None
+    end = parse_instant(before, name="before") if before is not None else None
     where: list[str] = []
     params: list[Any] = []
     if service is not None:
@@ -165,7 +166,7 @@ def error_onset(lake: Lake, *, since: Any, until: Any = "now", service: str | No
     if per.empty:
         return None
     start = per["time"].min().to_pydatetime()
-    length = Q.parse_duration(baseline, name="baseline")
+    length = parse_duration(baseline, name="baseline")
     base = service_summary(lake, since=start - length, until=start, service=service, quantiles=(0.5,))
     requests, errors = int(base["requests"].sum()), int(base["errors"].sum())
     k = max(float(min_ratio), 3.0 * errors / requests if requests else 0.0)

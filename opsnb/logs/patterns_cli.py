@@ -8,36 +8,13 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, format_option, pass_ops
-
-_REL = re.compile(r"^\s*-?\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_when(text: str | None, *, now: datetime | None = None, what: str = "time") -> datetime | None:
-    """``now``, ``-1h``/``30m``/``2d`` (before now) or an ISO time (UTC when no zone)."""
-    if text is None:
-        return None
-    now = now or datetime.now(UTC)
-    s = text.strip()
-    if s.lower() == "now":
-        return now
-    m = _REL.match(s)
-    if m:
-        return now - timedelta(**{_UNIT[m.group(2)]: float(m.group(1))})
-    try:
-        t = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not 'now', a span like -1h/30m/2d, or an ISO time",
-                                 param_hint=what) from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+from opsnb.cliutil import SINCE, SINCE_HELP, emit, format_option, pass_ops, range_options
 
 
 @click.command("templates")
@@ -89,14 +66,14 @@ def templates_cmd(file: str, fmt: str, header_regex: str | None, load_path: str 
 
 
 @click.command("patterns")
-@click.option("--since", default="-1h", show_default=True, help="Start of the window studied.")
-@click.option("--until", default="now", show_default=True, help="End of the window studied.")
-@click.option("--baseline", default="-24h", show_default=True, help="Start of the baseline (it ends at --since).")
+@range_options("-1h", what="the window studied")
+@click.option("--baseline", type=SINCE, default="-24h", show_default=True,
+              help="Start of the baseline (it ends at --since): " + SINCE_HELP + ".")
 @click.option("--service", default=None, help="Only this service.")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(1, 1000))
 @format_option
 @pass_ops
-def patterns_cmd(ops: Any, since: str, until: str, baseline: str, service: str | None, top: int, fmt: str) -> None:
+def patterns_cmd(ops: Any, since: datetime, until: datetime, baseline: datetime, service: str | None, top: int, fmt: str) -> None:
     """Templates new, vanished or spiking in a window against a baseline.
 
     \b
@@ -105,22 +82,20 @@ def patterns_cmd(ops: Any, since: str, until: str, baseline: str, service: str |
     """
     from opsnb.logs.patterns import patterns_frame
 
-    now = datetime.now(UTC)
-    df = patterns_frame(ops, parse_when(since, now=now, what="--since"), parse_when(until, now=now, what="--until"),
-                        parse_when(baseline, now=now, what="--baseline"), service=service, top=top)
+    df = patterns_frame(ops, since, until, baseline, service=service, top=top)
     df["ratio"] = df["ratio"].astype(float).replace(math.inf, math.nan).round(2)  # JSON has no Infinity
     emit(df, fmt, columns=["status", "before", "after", "ratio", "template"])
 
 
 @click.command("errors")
-@click.option("--since", default="-24h", show_default=True, help="Start of the window.")
-@click.option("--until", default="now", show_default=True, help="End of the window.")
+@range_options("-24h")
 @click.option("--service", default=None, help="Only this service.")
-@click.option("--new-since", "new_after", default=None,
-              help="Only fingerprints first seen after this time (the window is the baseline).")
+@click.option("--new-since", "new_after", type=SINCE, default=None,
+              help="Only fingerprints first seen after this time (the window is the baseline): " + SINCE_HELP + ".")
 @format_option
 @pass_ops
-def errors_cmd(ops: Any, since: str, until: str, service: str | None, new_after: str | None, fmt: str) -> None:
+def errors_cmd(ops: Any, since: datetime, until: datetime, service: str | None, new_after: datetime | None,
+               fmt: str) -> None:
     """Errors grouped by fingerprint (exception type + frames, else message template).
 
     \b
@@ -130,13 +105,8 @@ def errors_cmd(ops: Any, since: str, until: str, service: str | None, new_after:
     """
     from opsnb.logs.fingerprints import errors_frame, new_since
 
-    now = datetime.now(UTC)
-    start, end = parse_when(since, now=now, what="--since"), parse_when(until, now=now, what="--until")
-    assert start is not None and end is not None
-    if new_after:
-        t = parse_when(new_after, now=now, what="--new-since")
-        assert t is not None
-        df = new_since(ops, t, start, end, service)
+    if new_after is not None:
+        df = new_since(ops, new_after, since, until, service)
     else:
-        df = errors_frame(ops, start, end, service)
+        df = errors_frame(ops, since, until, service)
     emit(df, fmt, columns=["fingerprint", "count", "first_seen", "last_seen", "services", "label"])

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from opsnb.errors import ValidationError
 from opsnb.logs.error_event import ERROR_SQL  # the one definition of an error event
 from opsnb.store.lake import SCHEMAS
+from opsnb.timeparse import parse_duration, parse_range
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,79 +28,14 @@ if TYPE_CHECKING:
 LOG_COLUMNS = tuple(SCHEMAS["logs"].names)
 SEVERITIES = {"trace": 1, "debug": 5, "info": 9, "notice": 10, "warn": 13, "warning": 13,
               "error": 17, "err": 17, "fatal": 21, "critical": 21, "crit": 21}
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0,
-          "d": 86400.0, "w": 604800.0}
-_DUR = re.compile(r"(\d+(?:\.\d+)?)\s*(us|ms|sec|min|s|m|h|d|w)")
-_REL = re.compile(r"^\s*(?:now)?\s*([+-])\s*(.+)$")
 
 
 # --------------------------------------------------------------------- time
-def parse_duration(value: Any, *, name: str = "duration") -> timedelta:
-    """``"30m"``, ``"1h30m"``, ``"2d"``, seconds as a number, or a timedelta. A sign is ignored."""
-    if isinstance(value, timedelta):
-        return abs(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=abs(float(value)))
-    if hasattr(value, "to_pytimedelta"):
-        return abs(value.to_pytimedelta())
-    if isinstance(value, str):
-        text = value.strip().lstrip("+-").replace(" ", "")
-        pos = 0
-        total = 0.0
-        for m in _DUR.finditer(text):
-            if m.start() != pos:
-                break
-            total += float(m.group(1)) * _UNITS[m.group(2)]
-            pos = m.end()
-        if text and pos == len(text):
-            return timedelta(seconds=total)
-    raise ValidationError(f"{name} {value!r} is not a duration (examples: 30s, 15m, 1h30m, 2d)",
-                          field=name, value=str(value))
-
-
-def parse_time(value: Any, *, now: datetime | None = None, name: str = "time") -> datetime:
-    """An aware UTC datetime from a datetime, ISO text, epoch seconds, ``"now"`` or ``"-1h"``.
-
-    A datetime or ISO text without a zone is taken as UTC.
-    """
-    now = now or datetime.now(UTC)
-    if value is None:
-        raise ValidationError(f"{name} is required (e.g. '-1h' or '2024-05-01T10:00:00Z')", field=name)
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() == "now":
-            return now
-        m = _REL.match(text.lower())
-        if m:
-            delta = parse_duration(m.group(2), name=name)
-            return now - delta if m.group(1) == "-" else now + delta
-        try:
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-    raise ValidationError(f"{name} {value!r} is not a time (examples: now, -1h, -30m, 2024-05-01T10:00:00Z)",
-                          field=name, value=str(value))
-
-
-def time_range(since: Any, until: Any = "now", *, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """``[start, end)`` in UTC; start must come before end."""
-    now = now or datetime.now(UTC)
-    start = parse_time(since, now=now, name="since")
-    end = parse_time(until, now=now, name="until")
-    if start >= end:
-        raise ValidationError(f"the time range is empty: since {start.isoformat()} is not before "
-                              f"until {end.isoformat()}", field="since")
-    return start, end
+# One grammar for every time argument (opsnb.timeparse); `since` is the start of a range,
+# so a bare duration there ("1h") means that long ago, as it does on every CLI flag.
+def time_range(since: Any, until: Any = None, *, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC from the time grammar; start must come before end (``until`` None is now)."""
+    return parse_range(since, until, now=now)
 
 
 # ------------------------------------------------------------------ filters
@@ -204,7 +140,7 @@ class LogFilter:
         return " AND ".join(where), params
 
 
-def make_filter(since: Any, until: Any = "now", **kw: Any) -> LogFilter:
+def make_filter(since: Any, until: Any = None, **kw: Any) -> LogFilter:
     """A :class:`LogFilter` from the keyword arguments every query method takes."""
     start, end = time_range(since, until)
     unknown = set(kw) - set(LogFilter.__dataclass_fields__)
@@ -310,7 +246,7 @@ def count(lake: Lake, flt: LogFilter, *, every: Any = "1m", by: Any = None) -> p
 def rate(lake: Lake, flt: LogFilter, *, every: Any = "1m", by: Any = None) -> pd.DataFrame:
     """Rows per second in each bucket: ``time, [by...], count, rate``."""
     df = count(lake, flt, every=every, by=by)
-    df["rate"] = df["count"] / parse_duration(every).total_seconds()
+    df["rate"] = df["count"] / parse_duration(every, name="every").total_seconds()
     return df
 
 

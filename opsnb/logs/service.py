@@ -27,6 +27,7 @@ from opsnb.logs import window as W
 from opsnb.logs.formats import ParseOptions
 from opsnb.logs.ingest import Ingestor
 from opsnb.logs.models import IngestSummary, SourceResult
+from opsnb.timeparse import parse_duration, parse_instant
 
 if TYPE_CHECKING:
     from opsnb.workbench import Workbench
@@ -48,7 +49,7 @@ class Logs:
     def _options(self, *, format: str | None, service: str | None, host: str | None, header_regex: str | None,
                  assume_tz: str, max_future: Any, source: str = "-",
                  resource_attrs: Mapping[str, str] | None = None) -> ParseOptions:
-        future = MAX_FUTURE_S if max_future is None else Q.parse_duration(max_future, name="max_future").total_seconds()
+        future = MAX_FUTURE_S if max_future is None else parse_duration(max_future, name="max_future", allow_zero=True).total_seconds()
         return ParseOptions(format=format, service=service, host=host, header_regex=header_regex,
                             assume_tz=assume_tz, max_future_s=future, source=source,
                             resource=dict(resource_attrs or {}))
@@ -256,7 +257,7 @@ class Logs:
             cmd = ["tail", "-n", str(lines), "--", path]
             fmt = format
         else:
-            start = Q.parse_time(since, name="since")
+            start = parse_instant(since, name="since", ago=True)
             cmd = ["journalctl", "-o", "json", "--no-pager", "--utc", "--since",
                    start.strftime("%Y-%m-%d %H:%M:%S")]
             if unit:
@@ -330,8 +331,8 @@ class Logs:
 
         ``since``/``until`` limit the day partitions read (the SQL must still filter rows).
         """
-        start = Q.parse_time(since, name="since") if since is not None else None
-        end = Q.parse_time(until, name="until") if until is not None else None
+        start = parse_instant(since, name="since", ago=True) if since is not None else None
+        end = parse_instant(until, name="until") if until is not None else None
         args = dict(params) if isinstance(params, Mapping) else params
         return self._wb.lake.query(sql, args, start=start, end=end)
 
@@ -479,8 +480,8 @@ class Logs:
                                   field="event")
         if not isinstance(n, int) or n < 0:
             raise ValidationError(f"n must be a non-negative integer, got {n!r}", field="n")
-        t = Q.parse_time(ev["Timestamp"], name="Timestamp")
-        width = Q.parse_duration(span, name="span")
+        t = parse_instant(ev["Timestamp"], name="Timestamp")
+        width = parse_duration(span, name="span", allow_zero=True)
         flt = Q.make_filter(t - width, t + width + timedelta(microseconds=1), service=ev["ServiceName"])
         host = ev.get("HostName")
         if same_host and isinstance(host, str) and host:

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from opsnb.errors import ValidationError
 from opsnb.logs import query as Q
+from opsnb.timeparse import parse_duration, parse_instant
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -175,9 +177,13 @@ def baseline_range(start: datetime, baseline: Any, end: datetime | None = None) 
     or an explicit ``(start, end)`` pair."""
     if isinstance(baseline, tuple | list) and len(baseline) == 2:
         return Q.time_range(baseline[0], baseline[1])
-    length = Q.parse_duration(baseline, name="baseline")
-    if length <= timedelta(0):
-        raise Q.ValidationError("baseline must be a positive duration", field="baseline")
+    if isinstance(baseline, str) and baseline.strip().startswith("-"):
+        # "-24h" is an instant relative to the window's start: the 24 hours before it
+        length = start - parse_instant(baseline, now=start, name="baseline")
+        if length <= timedelta(0):
+            raise ValidationError("baseline must reach back before the window's start", field="baseline")
+    else:
+        length = parse_duration(baseline, name="baseline")
     return start - length, start
 
 
@@ -232,11 +238,11 @@ def deploy_markers(ops: Workbench, start: datetime, end: datetime, service: str 
 def build(ops: Workbench, *, around: Any, service: str | None = None, before: Any = "30m", after: Any = "15m",
           baseline: Any = "1h", every: Any = "1m", top: int = 20, **filters: Any) -> Window:
     """Compute a :class:`Window` (see :meth:`opsnb.logs.service.Logs.window`)."""
-    t = Q.parse_time(around, name="around")
-    start = t - Q.parse_duration(before, name="before")
-    end = t + Q.parse_duration(after, name="after")
+    t = parse_instant(around, name="around")
+    start = t - parse_duration(before, name="before", allow_zero=True)
+    end = t + parse_duration(after, name="after", allow_zero=True)
     if end <= start:
-        raise Q.ValidationError("the window is empty: before and after are both zero", field="before")
+        raise ValidationError("the window is empty: before and after are both zero", field="before")
     flt = Q.make_filter(start, end, service=service, **filters)
     notes: list[str] = []
     per = Q.metric(ops.lake, flt,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, format_option, pass_ops
+from opsnb.cliutil import INSTANT, INSTANT_HELP, DurationType, emit, format_option, pass_ops
 
 
 @click.group("oncall")
@@ -36,10 +37,10 @@ def list_cmd(ops: Any, fmt: str) -> None:
 
 @cli.command("who")
 @click.argument("schedule")
-@click.option("--at", "at", default=None, help="ISO time (default now; naive means UTC).")
+@click.option("--at", "at", type=INSTANT, default=None, help="When (default now): " + INSTANT_HELP + ".")
 @format_option
 @pass_ops
-def who(ops: Any, schedule: str, at: str | None, fmt: str) -> None:
+def who(ops: Any, schedule: str, at: datetime | None, fmt: str) -> None:
     """Who is on call in SCHEDULE (at a time).
 
     \b
@@ -52,11 +53,11 @@ def who(ops: Any, schedule: str, at: str | None, fmt: str) -> None:
 
 @cli.command("shifts")
 @click.argument("schedule")
-@click.option("--start", required=True, help="ISO time.")
-@click.option("--end", required=True, help="ISO time.")
+@click.option("--start", type=INSTANT, required=True, help="Start: " + INSTANT_HELP + ".")
+@click.option("--end", type=INSTANT, required=True, help="End: " + INSTANT_HELP + ".")
 @format_option
 @pass_ops
-def shifts(ops: Any, schedule: str, start: str, end: str, fmt: str) -> None:
+def shifts(ops: Any, schedule: str, start: datetime, end: datetime, fmt: str) -> None:
     """Final shifts of SCHEDULE in [start, end), after layers and overrides.
 
     \b
@@ -68,11 +69,11 @@ def shifts(ops: Any, schedule: str, start: str, end: str, fmt: str) -> None:
 
 @cli.command("plan")
 @click.argument("policy")
-@click.option("--at", "at", default=None, help="When the escalation starts (default now).")
-@click.option("--ack-at", default=None, help="When it is acknowledged, if it is.")
+@click.option("--at", "at", type=INSTANT, default=None, help="When the escalation starts (default now): " + INSTANT_HELP + ".")
+@click.option("--ack-at", type=INSTANT, default=None, help="When it is acknowledged, if it is.")
 @format_option
 @pass_ops
-def plan(ops: Any, policy: str, at: str | None, ack_at: str | None, fmt: str) -> None:
+def plan(ops: Any, policy: str, at: datetime | None, ack_at: datetime | None, fmt: str) -> None:
     """Who POLICY would notify when (a dry run: nothing is sent).
 
     \b
@@ -84,13 +85,13 @@ def plan(ops: Any, policy: str, at: str | None, ack_at: str | None, fmt: str) ->
 
 @cli.command("export-ical")
 @click.argument("schedule")
-@click.option("--start", required=True, help="ISO time.")
-@click.option("--end", required=True, help="ISO time.")
+@click.option("--start", type=INSTANT, required=True, help="Start: " + INSTANT_HELP + ".")
+@click.option("--end", type=INSTANT, required=True, help="End: " + INSTANT_HELP + ".")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="File to write (default stdout).")
 @click.option("--tzid", is_flag=True, help="Local times in the schedule's zone (TZID + VTIMEZONE) instead of UTC.")
 @pass_ops
-def export_ical(ops: Any, schedule: str, start: str, end: str, output: str | None, tzid: bool) -> None:
+def export_ical(ops: Any, schedule: str, start: datetime, end: datetime, output: str | None, tzid: bool) -> None:
     """Final shifts of SCHEDULE as an iCalendar file.
 
     \b
@@ -141,11 +142,11 @@ def import_yaml(ops: Any, file: str, fmt: str) -> None:
 @cli.command("override")
 @click.argument("schedule")
 @click.option("--person", required=True)
-@click.option("--start", required=True, help="ISO time.")
-@click.option("--end", required=True, help="ISO time.")
+@click.option("--start", type=INSTANT, required=True, help="Start: " + INSTANT_HELP + ".")
+@click.option("--end", type=INSTANT, required=True, help="End: " + INSTANT_HELP + ".")
 @click.option("--reason", default="")
 @pass_ops
-def override(ops: Any, schedule: str, person: str, start: str, end: str, reason: str) -> None:
+def override(ops: Any, schedule: str, person: str, start: datetime, end: datetime, reason: str) -> None:
     """Let PERSON cover SCHEDULE from start to end (needs responder).
 
     \b
@@ -171,12 +172,12 @@ def ack(ops: Any, incident_id: str, fmt: str) -> None:
 
 
 @cli.command("tick")
-@click.option("--every", type=click.FloatRange(1, 3600), default=None,
-              help="Keep ticking every this many seconds (until interrupted) instead of once.")
+@click.option("--every", type=DurationType(maximum=timedelta(hours=1)), default=None,
+              help="Keep ticking at this interval (e.g. 15s; until interrupted) instead of once.")
 @click.option("--times", type=click.IntRange(1), default=None, hidden=True, help="Stop after this many ticks.")
 @format_option
 @pass_ops
-def tick(ops: Any, every: float | None, times: int | None, fmt: str) -> None:
+def tick(ops: Any, every: timedelta | None, times: int | None, fmt: str) -> None:
     """Fire due escalation timers, then try due notifications (the scheduler runs this).
 
     Safe from several hosts at once: each timer and delivery is claimed by one process.
@@ -184,7 +185,7 @@ def tick(ops: Any, every: float | None, times: int | None, fmt: str) -> None:
     \b
     Example:
         opsnb oncall tick
-        opsnb oncall tick --every 15
+        opsnb oncall tick --every 15s
     """
     import time
 
@@ -197,4 +198,4 @@ def tick(ops: Any, every: float | None, times: int | None, fmt: str) -> None:
         n += 1
         if every is None or (times is not None and n >= times):
             return
-        time.sleep(every)
+        time.sleep(every.total_seconds())

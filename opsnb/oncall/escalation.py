@@ -24,34 +24,22 @@ from typing import Any
 import pandas as pd
 
 from opsnb.errors import ValidationError
+from opsnb.timeparse import parse_duration
 
 MAX_LEVELS = 20
 MAX_REPEAT = 20
 MAX_TARGETS = 50
 PLAN_COLUMNS = ["at", "action", "round", "level", "target_kind", "target", "person"]
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_MAX_DELAY = timedelta(days=7)
 
 
-def parse_duration(value: Any, *, what: str = "delay") -> timedelta:
-    """A duration from a timedelta, minutes (number) or text like ``15m``, ``1h30m``, ``90s``."""
-    if isinstance(value, timedelta):
-        out = value
-    elif isinstance(value, bool):
-        raise ValidationError(f"{what} must be a duration like '15m', got {value!r}", field=what)
-    elif isinstance(value, int | float):
-        out = timedelta(minutes=float(value))
-    elif isinstance(value, str):
-        m = _DURATION.match(value.lower())
-        if not value.strip() or not m or not any(m.groups()):
-            raise ValidationError(f"{what} {value!r} is not a duration like '15m' or '1h30m'", field=what,
-                                  value=value[:32])
-        out = timedelta(hours=int(m.group(1) or 0), minutes=int(m.group(2) or 0), seconds=int(m.group(3) or 0))
-    else:
-        raise ValidationError(f"{what} must be a duration like '15m', got {type(value).__name__}", field=what)
-    if out < timedelta(0) or out > timedelta(days=7):
-        raise ValidationError(f"{what} must be between 0 and 7 days, got {out}", field=what)
-    return out
+def policy_duration(value: Any, *, what: str = "delay") -> timedelta:
+    """A level delay or ack timeout in the time grammar (``15m``, ``1h30m``, ``1d``), 0 to 7 days.
+
+    A bare number is refused, as everywhere: ``15`` has meant both seconds and minutes.
+    """
+    return parse_duration(value, name=what, allow_zero=True, maximum=_MAX_DELAY)
 
 
 @dataclass(frozen=True)
@@ -132,7 +120,7 @@ def policy_from_dict(d: dict[str, Any]) -> PolicySpec:
             continue
         try:
             ts = tuple(target_from(t) for t in targets)
-            delay = parse_duration(lv.get("delay", 0), what=f"level {i} delay")
+            delay = policy_duration(lv.get("delay", "0s"), what=f"level {i} delay")
         except ValidationError as exc:
             problems.append(f"level {i}: {exc}")
             continue
@@ -144,7 +132,7 @@ def policy_from_dict(d: dict[str, Any]) -> PolicySpec:
     ack_timeout = None
     if d.get("ack_timeout") not in (None, "", 0):
         try:
-            ack_timeout = parse_duration(d["ack_timeout"], what="ack_timeout")
+            ack_timeout = policy_duration(d["ack_timeout"], what="ack_timeout")
             if ack_timeout <= timedelta(0):
                 problems.append("ack_timeout must be positive")
         except ValidationError as exc:

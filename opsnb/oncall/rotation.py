@@ -56,21 +56,10 @@ def place(local: datetime, tz: ZoneInfo) -> datetime:
 
 
 def to_utc(value: Any, *, what: str = "time") -> datetime:
-    """An aware UTC datetime from a datetime, ISO string or pandas Timestamp (naive means UTC)."""
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise ValidationError(f"{what} {value!r} is not an ISO 8601 time", field=what, value=value[:64]) from None
-    if isinstance(value, date) and not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    if not isinstance(value, datetime):
-        raise ValidationError(f"{what} must be a datetime or ISO string, got {type(value).__name__}", field=what)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    """An aware UTC datetime from any instant of the time grammar (ISO 8601, naive means UTC; ``now``, ``-1h``)."""
+    from opsnb.timeparse import parse_instant
+
+    return parse_instant(value, name=what)
 
 
 def parse_local(value: Any, *, what: str = "first_handoff") -> datetime:

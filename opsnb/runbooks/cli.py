@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import timedelta
 from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, format_option, pass_ops
+from opsnb.cliutil import DURATION, DurationType, emit, format_option, pass_ops
 
 
 @click.group("runbook")
@@ -91,7 +92,7 @@ def _emit_run(run: Any, fmt: str) -> None:
 @click.option("--real", is_flag=True, help="A real run of a mutating runbook (needs its role and --reason).")
 @click.option("--reason", default="", help="Why: required for a real run; audited.")
 @click.option("--approve", multiple=True, metavar="STEP", help="Pre-approve a confirm() step ('*' for all).")
-@click.option("--timeout", type=float, default=None, help="Wall-clock limit in seconds (default: the runbook's).")
+@click.option("--timeout", type=DURATION, default=None, help="Wall-clock limit, e.g. 10m (default: the runbook's).")
 @click.option("--no-wait", is_flag=True, help="Queue the run and print its id.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-cell progress on stderr.")
 @click.option("--interactive/--unattended", default=None,
@@ -100,7 +101,7 @@ def _emit_run(run: Any, fmt: str) -> None:
 @format_option
 @pass_ops
 def run_cmd(ops: Any, name: str, params: tuple[tuple[str, str], ...], real: bool, reason: str,
-            approve: tuple[str, ...], timeout: float | None, no_wait: bool, quiet: bool,
+            approve: tuple[str, ...], timeout: timedelta | None, no_wait: bool, quiet: bool,
             interactive: bool | None, fmt: str) -> None:
     """Run a runbook; per-cell progress goes to stderr. Mutating runbooks run dry unless --real.
 
@@ -114,7 +115,7 @@ def run_cmd(ops: Any, name: str, params: tuple[tuple[str, str], ...], real: bool
         given[key] = value
     follow = (sys.stdin.isatty() if interactive is None else interactive) and not no_wait
     run = ops.runbooks.run(name, params=given, dry_run=False if real else None, reason=reason,
-                           approve=approve, timeout=timeout, wait=not no_wait and not follow, from_strings=True,
+                           approve=approve, timeout=timeout.total_seconds() if timeout else None, wait=not no_wait and not follow, from_strings=True,
                            interactive=follow, on_event=None if quiet else _progress)
     if follow:
         run = _follow(ops, run)
@@ -233,16 +234,16 @@ def schedules_cmd(ops: Any, fmt: str) -> None:
 @click.argument("runbook")
 @click.option("--cron", default="", help="Cron expression, e.g. '*/15 * * * *'.")
 @click.option("--tz", "timezone", default="UTC", show_default=True, help="IANA time zone of the cron expression.")
-@click.option("--every", default="", help="Interval instead of cron: 30s, 5m, 1h.")
+@click.option("--every", type=DURATION, default=None, help="Interval instead of cron: 30s, 5m, 1h.")
 @click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="KEY VALUE")
 @click.option("--missed", type=click.Choice(["skip", "catchup"]), default="skip", show_default=True)
-@click.option("--jitter", type=float, default=0.0, help="Random delay up to this many seconds.")
+@click.option("--jitter", type=DurationType(allow_zero=True), default="0s", help="Random delay up to this long, e.g. 30s.")
 @click.option("--real", is_flag=True, help="Scheduled runs are real runs (needs the role and --reason).")
 @click.option("--reason", default="")
 @format_option
 @pass_ops
-def schedule_cmd(ops: Any, name: str, runbook: str, cron: str, timezone: str, every: str,
-                 params: tuple[tuple[str, str], ...], missed: str, jitter: float, real: bool, reason: str,
+def schedule_cmd(ops: Any, name: str, runbook: str, cron: str, timezone: str, every: timedelta | None,
+                 params: tuple[tuple[str, str], ...], missed: str, jitter: timedelta, real: bool, reason: str,
                  fmt: str) -> None:
     """Create a schedule for a runbook.
 
@@ -250,18 +251,18 @@ def schedule_cmd(ops: Any, name: str, runbook: str, cron: str, timezone: str, ev
     Example:
         opsnb runbook schedule nightly-tls tls-cert-expiry --cron '0 6 * * *' --tz Europe/Paris
     """
-    rec = ops.runbooks.schedules.create(name, runbook, cron=cron or None, timezone=timezone, every=every or None,
-                                        params=dict(params), missed=missed, jitter=jitter,
+    rec = ops.runbooks.schedules.create(name, runbook, cron=cron or None, timezone=timezone, every=every,
+                                        params=dict(params), missed=missed, jitter=jitter.total_seconds(),
                                         dry_run=False if real else None, reason=reason, from_strings=True)
     emit(rec, fmt)
 
 
 @click.command("scheduler")
 @click.option("--once", is_flag=True, help="Evaluate one tick and exit.")
-@click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between ticks.")
+@click.option("--interval", type=DURATION, default="5s", show_default=True, help="Time between ticks.")
 @format_option
 @pass_ops
-def scheduler(ops: Any, once: bool, interval: float, fmt: str) -> None:
+def scheduler(ops: Any, once: bool, interval: timedelta, fmt: str) -> None:
     """Run due schedules (and the workbench services' ticks) until stopped.
 
     Several schedulers may run at once: a lease in the state database makes each job run once.
@@ -272,7 +273,7 @@ def scheduler(ops: Any, once: bool, interval: float, fmt: str) -> None:
     """
     from opsnb.runbooks.scheduler import Scheduler
 
-    sched = Scheduler(ops, interval=interval)
+    sched = Scheduler(ops, interval=interval.total_seconds())
     if once:
         emit(sched.tick(wait=True), fmt)
         return

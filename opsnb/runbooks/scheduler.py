@@ -39,6 +39,7 @@ from sqlalchemy import bindparam, select, update
 from opsnb.errors import Conflict, NotFound, ValidationError
 from opsnb.runbooks.models import Lease, ScheduleRecord
 from opsnb.store.types import utcnow
+from opsnb.timeparse import DurationLike
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -161,12 +162,11 @@ def parse_cron(expr: str) -> Cron:
                 dom_any=parts[2] == "*", dow_any=parts[4] == "*")
 
 
-def parse_every(text: str) -> float:
-    """``30s``, ``5m``, ``2h``, ``1d`` (or plain seconds) as seconds."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(text))
-    if not m:
-        raise ValidationError(f"interval {text!r} must look like 30s, 5m, 2h or 1d", field="every")
-    value = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+def parse_every(text: Any) -> float:
+    """A schedule interval in the time grammar (``30s``, ``5m``, ``2h``, ``1d``) as seconds; at least 1 s."""
+    from opsnb.timeparse import parse_duration
+
+    value = parse_duration(text, name="every").total_seconds()
     if value < 1:
         raise ValidationError(f"interval {text!r} must be at least 1 second", field="every")
     return value
@@ -232,7 +232,7 @@ class Schedules:
         self._wb = wb
 
     def create(self, name: str, runbook: str, *, cron: str | None = None, timezone: str = "UTC",
-               every: str | float | None = None, params: dict[str, Any] | None = None, dry_run: bool | None = None,
+               every: DurationLike | None = None, params: dict[str, Any] | None = None, dry_run: bool | None = None,
                missed: str = "skip", jitter: float = 0.0, reason: str = "", from_strings: bool = False,
                now: datetime | None = None) -> dict[str, Any]:
         """Schedule a runbook. Exactly one of ``cron`` and ``every``.
@@ -256,9 +256,7 @@ class Schedules:
         if cron is not None:
             parse_cron(cron)
         else:
-            interval = every if isinstance(every, int | float) and not isinstance(every, bool) else parse_every(str(every))
-            if interval < 1:
-                raise ValidationError("interval must be at least 1 second", field="every")
+            interval = parse_every(every)
         svc = self._wb.runbooks
         rb, values, dry = svc.prepare(runbook, dict(params or {}), dry_run=dry_run, from_strings=from_strings)
         if rb.mutating and not dry and not reason.strip():

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, format_option, pass_ops
+from opsnb.cliutil import DURATION, emit, format_option, pass_ops
 
 
 @click.group("fleet")
@@ -133,15 +134,15 @@ def export_cmd(ops: Any, selector: str | None, output: str | None) -> None:
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("--shell", "shell", default=None, help="Run this shell command line instead of an argument list.")
 @click.option("--parallel", "-p", type=click.IntRange(1, 1024), default=16, show_default=True)
-@click.option("--timeout", "-t", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
-              help="Seconds per host; the remote process is killed past it.")
+@click.option("--timeout", "-t", type=DURATION, default="30s", show_default=True,
+              help="Time per host, e.g. 10s; the remote process is killed past it.")
 @click.option("--sudo", is_flag=True, help="Run through sudo -n.")
 @click.option("--read-only", is_flag=True, help="The command changes nothing: no operator role, not audited.")
 @click.option("--reason", default="", help="Why (audited).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @format_option
 @pass_ops
-def run_cmd(ops: Any, selector: str, command: tuple[str, ...], shell: str | None, parallel: int, timeout: float,
+def run_cmd(ops: Any, selector: str, command: tuple[str, ...], shell: str | None, parallel: int, timeout: timedelta,
             sudo: bool, read_only: bool, reason: str, no_progress: bool, fmt: str) -> None:
     """Run a command on every server matching SELECTOR; one row per host.
 
@@ -150,7 +151,7 @@ def run_cmd(ops: Any, selector: str, command: tuple[str, ...], shell: str | None
 
     \b
     Example:
-        opsnb fleet run 'role=web' --parallel 16 --timeout 10 -- systemctl is-active nginx
+        opsnb fleet run 'role=web' --parallel 16 --timeout 10s -- systemctl is-active nginx
         opsnb fleet run 'env=prod' --read-only --format json -- uptime
     """
     from opsnb.servers.service import failed_mask
@@ -158,7 +159,7 @@ def run_cmd(ops: Any, selector: str, command: tuple[str, ...], shell: str | None
     if bool(command) == bool(shell):
         raise click.UsageError("give a command after '--', or --shell 'COMMAND LINE' (not both)")
     df = ops.fleet.run(selector, list(command) if command else None, shell=shell, parallel=parallel,
-                       timeout=timeout, sudo=sudo, mutating=not read_only, reason=reason,
+                       timeout=timeout.total_seconds(), sudo=sudo, mutating=not read_only, reason=reason,
                        progress=False if no_progress else None)
     if fmt == "json":
         emit(df, fmt)

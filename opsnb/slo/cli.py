@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, emit_json, emit_record, format_option, pass_ops
+from opsnb.cliutil import (
+    DURATION,
+    INSTANT,
+    INSTANT_HELP,
+    emit,
+    emit_json,
+    emit_record,
+    format_option,
+    pass_ops,
+)
 
 
 @click.group("slo")
@@ -37,10 +47,10 @@ def list_cmd(ops: Any, fmt: str) -> None:
 
 @cli.command("report")
 @click.argument("name", required=False)
-@click.option("--at", "at", default=None, help="Report time (ISO 8601 with zone, e.g. 2026-11-02T10:00Z); default now.")
+@click.option("--at", "at", type=INSTANT, default=None, help="When (default now): " + INSTANT_HELP + ".")
 @format_option
 @pass_ops
-def report_cmd(ops: Any, name: str | None, at: str | None, fmt: str) -> None:
+def report_cmd(ops: Any, name: str | None, at: datetime | None, fmt: str) -> None:
     """Where an SLO's budget stands: SLI, budget, burn rates, exhaustion, data quality.
 
     Without NAME, every SLO is reported.
@@ -66,10 +76,10 @@ def report_cmd(ops: Any, name: str | None, at: str | None, fmt: str) -> None:
 
 
 @cli.command("status")
-@click.option("--at", "at", default=None, help="Time (ISO 8601 with zone); default now.")
+@click.option("--at", "at", type=INSTANT, default=None, help="When (default now): " + INSTANT_HELP + ".")
 @format_option
 @pass_ops
-def status_cmd(ops: Any, at: str | None, fmt: str) -> None:
+def status_cmd(ops: Any, at: datetime | None, fmt: str) -> None:
     """One line per SLO: status, SLI, budget remaining, burn rates, firing tiers.
 
     \b
@@ -128,12 +138,12 @@ def rules_cmd(ops: Any, name: str, policy: str | None) -> None:
 @click.option("--slo", "slos", multiple=True, help="SLO name (repeatable); default all.")
 @click.option("--incidents", default="demo", show_default=True,
               help="'demo' (the demo world's) or a JSON file of {id, start, end, service, slos}.")
-@click.option("--start", default=None, help="Start of the replay (ISO 8601 with zone).")
-@click.option("--end", default=None, help="End of the replay (ISO 8601 with zone).")
-@click.option("--grace", default="1h", show_default=True, help="How late after an incident a fire still counts.")
+@click.option("--start", type=INSTANT, default=None, help="Start of the replay: " + INSTANT_HELP + ".")
+@click.option("--end", type=INSTANT, default=None, help="End of the replay: " + INSTANT_HELP + ".")
+@click.option("--grace", type=DURATION, default="1h", show_default=True, help="How late after an incident a fire still counts.")
 @format_option
 @pass_ops
-def backtest_cmd(ops: Any, slos: tuple[str, ...], incidents: str, start: str | None, end: str | None, grace: str,
+def backtest_cmd(ops: Any, slos: tuple[str, ...], incidents: str, start: datetime | None, end: datetime | None, grace: timedelta,
                  fmt: str) -> None:
     """Replay the Workbook and single-window policies over history and score them.
 
@@ -147,14 +157,14 @@ def backtest_cmd(ops: Any, slos: tuple[str, ...], incidents: str, start: str | N
 
 @cli.command("exclude")
 @click.argument("name")
-@click.option("--start", required=True, help="Start (ISO 8601 with zone).")
-@click.option("--end", required=True, help="End (ISO 8601 with zone).")
+@click.option("--start", type=INSTANT, required=True, help="Start: " + INSTANT_HELP + ".")
+@click.option("--end", type=INSTANT, required=True, help="End: " + INSTANT_HELP + ".")
 @click.option("--every", type=click.Choice(["", "day", "week"]), default="", help="Repeat daily or weekly.")
-@click.option("--until", default=None, help="Last start of a recurrence.")
+@click.option("--until", type=INSTANT, default=None, help="Last start of a recurrence.")
 @click.option("--timezone", default="UTC", show_default=True, help="Zone whose wall time recurrences keep.")
 @click.option("--reason", default="", help="Why (kept in the audit trail).")
 @pass_ops
-def exclude_cmd(ops: Any, name: str, start: str, end: str, every: str, until: str | None, timezone: str,
+def exclude_cmd(ops: Any, name: str, start: datetime, end: datetime, every: str, until: datetime | None, timezone: str,
                 reason: str) -> None:
     """Leave a maintenance window out of an SLO's budget (NAME '*' for all).
 
@@ -167,11 +177,11 @@ def exclude_cmd(ops: Any, name: str, start: str, end: str, every: str, until: st
 
 
 @cli.command("budget")
-@click.option("--at", "at", default=None, help="Time (ISO 8601 with zone); default now.")
+@click.option("--at", "at", type=INSTANT, default=None, help="When (default now): " + INSTANT_HELP + ".")
 @click.option("--dry-run", is_flag=True, help="Evaluate only; take no step.")
 @format_option
 @pass_ops
-def budget_cmd(ops: Any, at: str | None, dry_run: bool, fmt: str) -> None:
+def budget_cmd(ops: Any, at: datetime | None, dry_run: bool, fmt: str) -> None:
     """Evaluate error budget policies and take the steps whose conditions are newly met.
 
     \b

@@ -33,6 +33,7 @@ from opsnb.slo.report import SLOReport, compute
 from opsnb.slo.sources import Counts, source_of
 from opsnb.slo.spec import Catalog, SLOSpec, Tier, dump, load_paths, parse_text
 from opsnb.store.types import utcnow
+from opsnb.timeparse import DurationLike, parse_duration, parse_instant
 
 if TYPE_CHECKING:
     from opsnb.workbench import Workbench
@@ -41,21 +42,13 @@ LOOKBACK_MIN = 3 * 1440  # the longest default burn window (3d)
 DEMO_INCIDENTS = "demo-incidents.json"
 
 
-def _as_utc(t: datetime | str | None, default: datetime | None = None, field: str = "at") -> datetime:
+def _as_utc(t: Any, default: datetime | None = None, field: str = "at") -> datetime:
+    """An instant of the time grammar (ISO 8601, naive means UTC; ``now``, ``-1h``), or ``default``."""
     if t is None:
         if default is None:
             raise ValidationError(f"{field}: a time is required", field=field)
         return default
-    try:
-        ts = pd.Timestamp(t)
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise ValidationError(f"{field}: {t!r} is not a time; write ISO 8601 with a zone, e.g. 2026-11-02T10:00Z",
-                              field=field)
-    if ts.tzinfo is None:
-        raise ValidationError(f"{field}: {t!r} has no time zone; write UTC, e.g. 2026-11-02T10:00Z", field=field)
-    return ts.tz_convert("UTC").to_pydatetime()
+    return parse_instant(t, name=field)
 
 
 def _minute(t: datetime) -> int:
@@ -162,7 +155,7 @@ class SLO:
         return self._slos._units(self.spec, raw, s0, s1)
 
     def history(self, start: datetime | str | None = None, end: datetime | str | None = None,
-                freq: str = "1h") -> pd.DataFrame:
+                freq: DurationLike = "1h") -> pd.DataFrame:
         """SLI, burn rate and budget remaining (rolling SLO window) at every ``freq`` step.
 
         Returns:
@@ -173,7 +166,7 @@ class SLO:
         start_t = _as_utc(start, end_t - timedelta(days=7), "start")
         if start_t >= end_t:
             raise ValidationError(f"history: start {start_t} is not before end {end_t}", field="start")
-        step = int(pd.Timedelta(freq).total_seconds() // 60)
+        step = int(parse_duration(freq, name="freq").total_seconds() // 60)
         if step < 1:
             raise ValidationError(f"history: freq {freq!r} is shorter than the 1-minute evaluation step", field="freq")
         period_min = int(self.spec.window.period_seconds(end_t) // 60)
@@ -207,7 +200,7 @@ class SLO:
         return df
 
     def backtest(self, incidents: Any = "demo", policies: Any = None, start: datetime | str | None = None,
-                 end: datetime | str | None = None, grace: str = "1h") -> Backtest:
+                 end: datetime | str | None = None, grace: DurationLike = "1h") -> Backtest:
         """Alert quality of ``policies`` on this SLO against ``incidents`` (see :meth:`SLOs.backtest`)."""
         return self._slos.backtest(incidents=incidents, policies=policies, slos=[self.name], start=start, end=end,
                                    grace=grace)
@@ -577,7 +570,7 @@ class SLOs:
 
     def backtest(self, incidents: Any = "demo", policies: Any = None, slos: Sequence[str] | None = None,
                  start: datetime | str | None = None, end: datetime | str | None = None,
-                 grace: str = "1h") -> Backtest:
+                 grace: DurationLike = "1h") -> Backtest:
         """Replay alert policies over history and score them against known incidents.
 
         Args:
@@ -601,7 +594,7 @@ class SLOs:
             pols = {p.name: p for p in (self._policy_arg(x) for x in policies) if p is not None}
         names = list(slos) if slos is not None else list(self)
         start_t, end_t = self._span(start, end, incs)
-        grace_td = pd.Timedelta(grace).to_pytimedelta()
+        grace_td = parse_duration(grace, name="grace")
         look = LOOKBACK_MIN
         for p in pols.values():
             look = max([look, *(t.long.seconds // 60 for t in p.tiers)])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
 
-from opsnb.cliutil import emit, format_option, pass_ops
-from opsnb.logs.patterns_cli import parse_when
+from opsnb.cliutil import emit, format_option, pass_ops, range_options
 
 
 @click.group("traces")
@@ -48,15 +47,14 @@ def show_cmd(ops: Any, trace_id: str, critical: bool, fmt: str) -> None:
 
 
 @cli.command("find")
-@click.option("--since", default="-1h", show_default=True, help="Window start: -1h, 30m, 2d or ISO time.")
-@click.option("--until", default="now", show_default=True, help="Window end.")
+@range_options("-1h")
 @click.option("--service", default=None, help="Only traces touching this service.")
 @click.option("--min-duration", type=float, default=None, help="Only traces at least this many ms long.")
 @click.option("--status", type=click.Choice(["any", "error", "ok"]), default="any", show_default=True)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @format_option
 @pass_ops
-def find_cmd(ops: Any, since: str, until: str, service: str | None, min_duration: float | None, status: str,
+def find_cmd(ops: Any, since: datetime, until: datetime, service: str | None, min_duration: float | None, status: str,
              limit: int, fmt: str) -> None:
     """List traces of a window, longest first.
 
@@ -64,25 +62,18 @@ def find_cmd(ops: Any, since: str, until: str, service: str | None, min_duration
     Example:
         opsnb traces find --since -6h --service payments --min-duration 1000 --status error
     """
-    now = datetime.now(UTC)
-    start, end = parse_when(since, now=now, what="--since"), parse_when(until, now=now, what="--until")
-    assert start is not None
-    emit(ops.traces.find(start, end, service=service, min_duration=min_duration, status=status, limit=limit), fmt)
+    emit(ops.traces.find(since, until, service=service, min_duration=min_duration, status=status, limit=limit), fmt)
 
 
 @cli.command("graph")
-@click.option("--since", default="-1h", show_default=True, help="Window start: -1h, 30m, 2d or ISO time.")
-@click.option("--until", default="now", show_default=True, help="Window end.")
+@range_options("-1h")
 @format_option
 @pass_ops
-def graph_cmd(ops: Any, since: str, until: str, fmt: str) -> None:
+def graph_cmd(ops: Any, since: datetime, until: datetime, fmt: str) -> None:
     """The service graph: requests, errors and p50/p99 duration per caller -> callee edge.
 
     \b
     Example:
         opsnb traces graph --since -1h
     """
-    now = datetime.now(UTC)
-    start, end = parse_when(since, now=now, what="--since"), parse_when(until, now=now, what="--until")
-    assert start is not None
-    emit(ops.traces.service_graph(start, end), fmt)
+    emit(ops.traces.service_graph(since, until), fmt)

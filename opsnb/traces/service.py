@@ -8,12 +8,13 @@ partitions of the window; only a single trace is rebuilt in Python.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from opsnb.errors import NotFound, ValidationError
+from opsnb.timeparse import parse_instant, parse_range
 from opsnb.traces.model import Trace, service_colors
 
 if TYPE_CHECKING:
@@ -26,18 +27,8 @@ FIND_COLUMNS = ["trace_id", "start", "duration_ms", "root_service", "root_name",
 STATUSES = ("error", "ok", "any")
 
 
-def _aware(t: datetime, what: str) -> datetime:
-    if not isinstance(t, datetime):
-        raise ValidationError(f"{what} must be a datetime, got {type(t).__name__}", field=what)
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-
-
-def _window(start: datetime, end: datetime | None) -> tuple[datetime, datetime]:
-    lo = _aware(start, "start")
-    hi = _aware(end, "end") if end is not None else datetime.now(UTC)
-    if lo >= hi:
-        raise ValidationError(f"window start {lo.isoformat()} is not before end {hi.isoformat()}", field="start")
-    return lo, hi
+def _window(start: Any, end: Any) -> tuple[datetime, datetime]:
+    return parse_range(start, end, names=("start", "end"))
 
 
 class Traces:
@@ -47,7 +38,7 @@ class Traces:
         self._ops = ops
 
     # ------------------------------------------------------------------ one
-    def get(self, trace_id: str, *, around: datetime | None = None) -> Trace:
+    def get(self, trace_id: str, *, around: Any = None) -> Trace:
         """Rebuild one trace.
 
         Args:
@@ -62,7 +53,7 @@ class Traces:
         trace_id = trace_id.strip()
         lo = hi = None
         if around is not None:
-            t = _aware(around, "around")
+            t = parse_instant(around, name="around")
             lo, hi = t - timedelta(days=1), t + timedelta(days=1)
         raw = self._ops.lake.query(f"SELECT {_SPAN_COLS} FROM spans WHERE TraceId = $t ORDER BY Timestamp",
                                    {"t": trace_id}, start=lo, end=hi, tables=["spans"])
@@ -71,7 +62,7 @@ class Traces:
         return Trace.from_frame(trace_id, raw, ops=self._ops)
 
     # ------------------------------------------------------------------ many
-    def find(self, start: datetime, end: datetime | None = None, *, service: str | None = None,
+    def find(self, start: Any, end: Any = None, *, service: str | None = None,
              min_duration: float | None = None, status: str = "any", limit: int = 100) -> pd.DataFrame:
         """Traces that started in ``[start, end)``.
 
@@ -121,7 +112,7 @@ class Traces:
         df["services"] = df["services"].map(list)
         return df[FIND_COLUMNS]
 
-    def service_graph(self, start: datetime, end: datetime | None = None) -> pd.DataFrame:
+    def service_graph(self, start: Any, end: Any = None) -> pd.DataFrame:
         """Calls between services in ``[start, end)``: one row per (caller, callee) edge.
 
         A call is a span whose parent span belongs to another service (so a client span and

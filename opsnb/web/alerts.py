@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from opsnb.errors import ValidationError
+from opsnb.timeparse import parse_instant
 from opsnb.web.base import ApiHandler
 
 log = logging.getLogger(__name__)
@@ -34,17 +35,13 @@ def frame_records(df: Any) -> list[dict[str, Any]]:
     return json.loads(df.to_json(orient="records", date_format="iso", date_unit="us"))
 
 
-def query_time(handler: ApiHandler, name: str) -> datetime | None:
+def query_time(handler: ApiHandler, name: str, *, ago: bool = False) -> datetime | None:
+    """A query parameter in the time grammar (ISO 8601, naive means UTC; ``now``, ``-1h``; ``1h`` ago
+    where ``ago``), or None when absent; a bad value is a 400 naming the parameter."""
     raw = handler.get_query_argument(name, None)
     if raw is None or raw == "":
         return None
-    try:
-        t = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"query parameter {name}={raw[:60]!r} is not an ISO 8601 time", field=name) from None
-    if t.tzinfo is None:
-        raise ValidationError(f"query parameter {name} needs a time zone (e.g. ...Z)", field=name)
-    return t
+    return parse_instant(raw, name=name, ago=ago)
 
 
 def _start_ticker(handler: ApiHandler) -> None:
@@ -217,7 +214,7 @@ class AlertsHandler(ApiHandler):
             raise ValidationError("limit must be an integer from 1 to 100000", field="limit")
         if status is not None and status not in ("firing", "acknowledged", "resolved"):
             raise ValidationError("status must be firing, acknowledged or resolved", field="status")
-        df = self.ops.alerts.list(status=status, since=query_time(self, "since"), labels=labels,
+        df = self.ops.alerts.list(status=status, since=query_time(self, "since", ago=True), labels=labels,
                                   limit=int(raw_limit))
         self.reply({"alerts": frame_records(df), "count": len(df)})
 

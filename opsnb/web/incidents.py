@@ -8,10 +8,9 @@ server's user and need the same roles as the library (responder).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from opsnb.errors import ValidationError
+from opsnb.timeparse import parse_instant
 from opsnb.web.alerts import frame_records, query_time
 from opsnb.web.base import ApiHandler
 
@@ -20,16 +19,8 @@ _ID = r"((?i:inc)-[0-9]{1,9})"  # ids are case-insensitive: inc-7 is INC-7
 
 def _times(body: dict[str, Any], *names: str) -> None:
     for n in names:
-        v = body.get(n)
-        if v is None:
-            continue
-        try:
-            t = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationError(f"{n}: {str(v)[:60]!r} is not an ISO 8601 time", field=n) from None
-        if t.tzinfo is None:
-            raise ValidationError(f"{n}: needs a time zone", field=n)
-        body[n] = t
+        if body.get(n) is not None:
+            body[n] = parse_instant(body[n], name=n)
 
 
 def _incident(inc: Any) -> dict[str, Any]:
@@ -47,7 +38,7 @@ class IncidentsHandler(ApiHandler):
     def get(self) -> None:
         status = self.get_query_argument("status", None) or None
         df = self.ops.incidents.list(status=status, service=self.get_query_argument("service", None) or None,
-                                     since=query_time(self, "since"))
+                                     since=query_time(self, "since", ago=True))
         self.reply({"incidents": frame_records(df), "count": len(df)})
 
     def post(self) -> None:

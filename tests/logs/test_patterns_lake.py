@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from opsnb.errors import ValidationError
 from opsnb.logs.patterns import patterns_frame
-from opsnb.logs.patterns_cli import parse_when, patterns_cmd
+from opsnb.logs.patterns_cli import patterns_cmd
 from opsnb.workbench import Workbench
 
 T0 = datetime(2026, 4, 2, 10, tzinfo=UTC)
@@ -54,17 +54,3 @@ def test_patterns_command(ops_sqlite: Workbench) -> None:
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)
     assert rows[0]["status"] == "new" and "price service" in rows[0]["template"]
-
-
-def test_parse_when() -> None:
-    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    assert parse_when("now", now=now) == now
-    assert parse_when("-90m", now=now) == now - timedelta(minutes=90)
-    assert parse_when("2d", now=now) == now - timedelta(days=2)
-    assert parse_when("2026-01-01T10:00", now=now) == datetime(2026, 1, 1, 10, tzinfo=UTC)
-    assert parse_when("2026-01-01T10:00+02:00", now=now) == datetime(2026, 1, 1, 8, tzinfo=UTC)
-    assert parse_when(None) is None
-    import click
-
-    with pytest.raises(click.BadParameter):
-        parse_when("last tuesday")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from opsnb.errors import ValidationError
-from opsnb.oncall.escalation import parse_duration, plan, policy_from_dict
+from opsnb.oncall.escalation import plan, policy_duration, policy_from_dict
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 POLICY = {"name": "default", "repeat": 1,
@@ -87,8 +87,7 @@ def test_bad_policies(bad: object) -> None:
 
 
 def test_durations_and_ack_before_trigger() -> None:
-    assert parse_duration("1h30m") == timedelta(minutes=90)
-    assert parse_duration(15) == timedelta(minutes=15)
-    assert parse_duration("90s") == timedelta(seconds=90)
+    assert policy_duration("1h30m") == timedelta(minutes=90)
+    assert policy_duration("90s") == timedelta(seconds=90)
     with pytest.raises(ValidationError):
         plan(policy_from_dict(POLICY), T0, ack_at=m(-1))

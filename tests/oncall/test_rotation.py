@@ -170,7 +170,7 @@ def test_time_inputs() -> None:
     assert rot.to_utc("2025-03-03T09:00") == datetime(2025, 3, 3, 9, tzinfo=UTC)  # naive means UTC
     assert rot.to_utc("2025-03-03T09:00-05:00") == datetime(2025, 3, 3, 14, tzinfo=UTC)
     with pytest.raises(ValidationError):
-        rot.to_utc("yesterday")
+        rot.to_utc("the day before")
     with pytest.raises(ValidationError):
         rot.as_instants(pd.DatetimeIndex([pd.NaT]))
     assert rot.first_weekday_handoff("monday 09:00", datetime(2025, 3, 5).date()) == datetime(2025, 3, 10, 9)

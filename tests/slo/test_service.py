@@ -148,8 +148,8 @@ def test_backtest_scores_policies_side_by_side(ops_sqlite, slo_file) -> None:
     eps = bt.episodes
     assert set(eps["policy"]) == {"workbook", "single-1h", "single-6h"} and (eps["slo"] == "checkout-availability").all()
     assert "<table" in bt._repr_html_()
-    with pytest.raises(ValidationError, match="no time zone"):
-        ops_sqlite.slos.backtest(incidents=[{"start": "2026-11-01 10:00", "end": "2026-11-01 11:00"}])
+    with pytest.raises(ValidationError, match="is not a time"):
+        ops_sqlite.slos.backtest(incidents=[{"start": "2026-11-01 at ten", "end": "2026-11-01 11:00"}])
     with pytest.raises(ValidationError, match="not after start"):
         ops_sqlite.slos.backtest(incidents=[{"start": T0 + H, "end": T0}])
     with pytest.raises(NotFound, match="demo incidents"):
@@ -183,8 +183,8 @@ def test_exclusions_leave_maintenance_out_of_the_budget(ops, slo_file) -> None:
     assert slo.report(at=at).events_bad == 600
     with pytest.raises(ValidationError, match="shorter than a week"):
         ops.slos.exclude("checkout-availability", start=T0, end=T0 + 8 * D, every="week")
-    with pytest.raises(ValidationError, match="no time zone"):
-        ops.slos.exclude("checkout-availability", start="2026-11-01 10:00", end="2026-11-01 11:00")
+    with pytest.raises(ValidationError, match="is not a time"):
+        ops.slos.exclude("checkout-availability", start="2026-11-01 at ten", end="2026-11-01 11:00")
     with pytest.raises(NotFound):
         ops.slos.exclude("nope", start=T0, end=T0 + H)
     as_viewer(ops)

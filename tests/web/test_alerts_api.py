@@ -68,7 +68,7 @@ def test_auth_size_and_bad_payloads_change_nothing(api) -> None:
     assert headers_only(url, content_length=10, token="wrong") == 401
     assert call(f"{api.base}/alerts/events", {"event_action": "trigger"}, token=TOKEN)[0] == 400
     assert call(f"{api.base}/alerts/slo", {"slo": "x"}, token=TOKEN)[0] == 400
-    assert call(f"{api.base}/alerts?since=yesterday", token=TOKEN)[0] == 400
+    assert call(f"{api.base}/alerts?since=the-day-before", token=TOKEN)[0] == 400
     assert call(f"{api.base}/alerts?status=angry", token=TOKEN)[0] == 400
     assert api.ops.alerts.counts() == before
 
@@ -110,7 +110,7 @@ def test_incidents_api(api) -> None:
     assert call(f"{base}/INC-9", token=TOKEN)[0] == 404
     assert call(f"{base}/INC-1", {"status": "closed"}, token=TOKEN, method="PATCH")[0] == 409
     assert call(base, {"title": "x", "service": "y", "evil": 1}, token=TOKEN)[0] == 400
-    assert call(base, {"title": "x", "service": "y", "impact_start": "2025-03-03T12:00:00"}, token=TOKEN)[0] == 400
+    assert call(base, {"title": "x", "service": "y", "impact_start": "2025-03-03 at noon"}, token=TOKEN)[0] == 400
     assert call(f"{base}/INC-1/notes", {"text": ""}, token=TOKEN)[0] == 400
     assert call(base, {"title": "x", "service": "y"})[0] == 401
     assert len(api.ops.incidents.list()) == 1
