@@ -39,9 +39,15 @@ def _without_plotly_html(nb: dict[str, Any]) -> None:
     nb.get("metadata", {}).pop("papermill", None)
 
 
+def _node(nb: dict[str, Any]) -> Any:
+    """A notebook node as nbformat reads one from disk (multi-line sources joined)."""
+    import nbformat
+
+    return nbformat.reads(json.dumps(nb), as_version=4)
+
+
 def to_html(nb: dict[str, Any], *, hide_code: bool = True, title: str = "Postmortem") -> str:
     """The notebook as one self-contained HTML page with interactive charts."""
-    import nbformat
     from nbconvert import HTMLExporter
     from plotly.offline import get_plotlyjs
 
@@ -57,7 +63,7 @@ def to_html(nb: dict[str, Any], *, hide_code: bool = True, title: str = "Postmor
     exporter.exclude_input = hide_code
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nbformat.from_dict(work), resources={"metadata": {"name": title}})
+    body, _ = exporter.from_notebook_node(_node(work), resources={"metadata": {"name": title}})
     head = f"<script type='text/javascript'>{get_plotlyjs()}</script>"
     return body.replace("</head>", head + "</head>", 1) if "</head>" in body else head + body
 
@@ -100,7 +106,6 @@ def _png_chromium(figs: list[dict[str, Any]]) -> list[bytes] | None:
 
 def to_markdown(nb: dict[str, Any], target: Path, *, hide_code: bool = True) -> str:
     """The notebook as Markdown; each chart written as a PNG in ``<target stem>_files/``."""
-    import nbformat
     from nbconvert import MarkdownExporter
 
     work = copy.deepcopy(nb)
@@ -125,7 +130,7 @@ def to_markdown(nb: dict[str, Any], target: Path, *, hide_code: bool = True) -> 
             out["data"] = {"text/markdown": f"![{html.escape(str(alt))}]({files.name}/{name})"}
     exporter = MarkdownExporter()
     exporter.exclude_input = hide_code
-    text, _res = exporter.from_notebook_node(nbformat.from_dict(work))
+    text, _res = exporter.from_notebook_node(_node(work))
     return str(text)
 
 

@@ -412,14 +412,14 @@ class Postmortems:
                 changes["reviewers"] = {"from": list(row.reviewers or []), "to": people}
                 row.reviewers = people
             if check or uncheck:
+                if row.status == "published":
+                    raise Conflict(f"postmortem of {iid} is published; re-draft it to review again",
+                                   kind="postmortem", key=iid)
                 who = list(row.reviewers or [])
                 if who and self._wb.user not in who:
                     raise PermissionDenied(f"{self._wb.user} is not a reviewer of {iid}'s postmortem "
                                            f"(reviewers: {', '.join(who)})", user=self._wb.user,
                                            action="postmortem.review")
-                if row.status == "published":
-                    raise Conflict(f"postmortem of {iid} is published; re-draft it to review again",
-                                   kind="postmortem", key=iid)
                 ticked = dict(row.checklist or {})
                 for c in check:
                     ticked.setdefault(c, {"by": self._wb.user, "at": utcnow().isoformat()})
