@@ -111,6 +111,12 @@ def diurnal(t_us: np.ndarray) -> np.ndarray:
     return f * np.where(weekday >= 5, 0.75, 1.0)
 
 
+def _table(cols: dict[str, Any], table: str) -> pa.Table:
+    """``cols`` as a lake table; columns the demo does not fill (instrumentation scope) are null."""
+    n = len(cols["Timestamp"])
+    return pa.table({f.name: cols.get(f.name, pa.nulls(n, f.type)) for f in SCHEMAS[table]}, schema=SCHEMAS[table])
+
+
 def _string_map(keys: list[str], values: list[pa.Array]) -> pa.MapArray:
     n, k = len(values[0]), len(keys)
     offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
@@ -190,7 +196,7 @@ class DayRenderer:
             "ResourceAttributes": self._resource(svc, host, ts),
             "LogAttributes": pa.nulls(n, pa.map_(pa.string(), pa.string())),
         }
-        self.logs.append(pa.table(cols, schema=SCHEMAS["logs"]))
+        self.logs.append(_table(cols, "logs"))
 
     def _templated(self, templates: list[T.Template], rows: np.ndarray, ts: np.ndarray, svc: np.ndarray,
                    host: np.ndarray, ctx: dict[str, Any], **extra: Any) -> None:
@@ -321,7 +327,7 @@ class DayRenderer:
                 parent_span = T.strings(spans[parent][sel]) if parent >= 0 else pa.nulls(m, pa.string())
                 st_sel = st[sel]
                 status_code = np.where(st_sel >= 500, 2, 0)
-                self.spans.append(pa.table({
+                self.spans.append(_table({
                     "Timestamp": pa.array(begin[sel], pa.timestamp("us", tz="UTC")),
                     "TraceId": T.strings(trace[sel]),
                     "SpanId": T.strings(spans[i][sel]),
@@ -339,7 +345,7 @@ class DayRenderer:
                         ["http.request.method", "http.route", "http.response.status_code", "host.name"],
                         [pa.repeat(method, m), pa.repeat(route, m), pc.cast(pa.array(st_sel), pa.string()),
                          pc.take(pa.array(HOSTS), pa.array(hosts[sel]))]),
-                }, schema=SCHEMAS["spans"]))
+                }, "spans"))
 
     # ------------------------------------------------------------ host lines
     def background(self) -> None:

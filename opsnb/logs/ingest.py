@@ -714,8 +714,9 @@ class Ingestor:
         dynamic = (out.column("_ak"), out.column("_av")) if "_ak" in out.column_names else None
         log_attrs = build_map(n, static, dynamic)
         fixed = [f.name for f in SCHEMAS["logs"] if f.name not in ("ResourceAttributes", "LogAttributes")]
-        good = pa.table([*(out.column(c) for c in fixed), const_map(n, resource), log_attrs],
-                        names=[*fixed, "ResourceAttributes", "LogAttributes"])
+        good = pa.table([*(out.column(c) if c in out.column_names else pa.nulls(n, SCHEMAS["logs"].field(c).type)
+                           for c in fixed), const_map(n, resource), log_attrs],
+                        names=[*fixed, "ResourceAttributes", "LogAttributes"]).select(SCHEMAS["logs"].names)
         err = out.column("_err")
         ii = out.column("_i")
         if err.null_count < n:  # some rows failed

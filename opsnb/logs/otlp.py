@@ -5,6 +5,13 @@ OpenTelemetry Collector's file exporter writes). Trace and span ids may be hex
 (the OTLP/JSON spec) or base64 (protobuf's default JSON mapping); both become
 lowercase hex. Log records go to ``logs``, spans to ``spans``. A record that
 cannot be read is reported with its reason; the others are kept.
+
+The instrumentation scope's name and version become ``ScopeName`` and
+``ScopeVersion`` (logs and spans) and ``LogRecord.eventName`` becomes
+``EventName``, the columns of the OpenTelemetry Collector's ClickHouse exporter.
+A record written before ``eventName`` existed (OTLP 1.5) names its event in the
+``event.name`` attribute, as the published ``examples/events.json`` does: that
+fills ``EventName`` too (the attribute stays in ``LogAttributes``).
 """
 
 from __future__ import annotations
@@ -64,10 +71,24 @@ def any_value(v: Any) -> Any:
     if "bytesValue" in v:
         return v["bytesValue"]
     if "arrayValue" in v:
-        return [any_value(x) for x in (v["arrayValue"] or {}).get("values", [])]
+        return [any_value(x) for x in _values(v["arrayValue"])]
     if "kvlistValue" in v:
-        return {kv.get("key"): any_value(kv.get("value")) for kv in (v["kvlistValue"] or {}).get("values", [])}
+        return {kv.get("key"): any_value(kv.get("value")) for kv in _values(v["kvlistValue"])
+                if isinstance(kv, dict)}
     return None
+
+
+def _values(v: Any) -> list[Any]:
+    """The ``values`` of an ``ArrayValue``/``KeyValueList``; a bare list is taken as they are.
+
+    The OTLP repository's own ``examples/events.json`` writes ``"kvlistValue": [...]``
+    without the ``values`` wrapper; readers in the wild accept it, so opsnb does too.
+    """
+    if isinstance(v, list):
+        return v
+    if isinstance(v, dict):
+        return v.get("values") or []
+    return []
 
 
 def _text(v: Any) -> str | None:
@@ -106,6 +127,16 @@ class OtlpRows:
     bad: list[tuple[str, str]] = field(default_factory=list)  # (reason, raw json of the record)
 
 
+def _scope(scoped: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(name, version)`` of a ``ScopeLogs``/``ScopeSpans`` (or the pre-1.0 ``instrumentationLibrary``)."""
+    scope = scoped.get("scope") or scoped.get("instrumentationLibrary") or {}
+    if not isinstance(scope, dict):
+        return None, None
+    name, version = scope.get("name"), scope.get("version")
+    return (name if isinstance(name, str) and name else None,
+            version if isinstance(version, str) and version else None)
+
+
 def _sev(rec: dict[str, Any]) -> tuple[int, str | None]:
     num = rec.get("severityNumber", 0)
     if isinstance(num, str):  # "SEVERITY_NUMBER_WARN" (proto enum name)
@@ -129,6 +160,7 @@ def parse_document(doc: Any, observed: datetime, max_future_ns: int) -> OtlpRows
         svc = res.get("service.name")
         host = res.get("host.name")
         for sl in rl.get("scopeLogs") or rl.get("instrumentationLibraryLogs") or []:
+            scope_name, scope_version = _scope(sl)
             for rec in sl.get("logRecords") or []:
                 try:
                     ts = _nanos(rec.get("timeUnixNano")) or _nanos(rec.get("observedTimeUnixNano"))
@@ -139,6 +171,9 @@ def parse_document(doc: Any, observed: datetime, max_future_ns: int) -> OtlpRows
                     attrs = attributes(rec.get("attributes"))
                     num, text = _sev(rec)
                     status = attrs.get("http.response.status_code") or attrs.get("http.status_code")
+                    event = rec.get("eventName")
+                    if event is not None and not isinstance(event, str):
+                        raise ValueError(f"eventName {event!r} is not a string")
                     out.logs.append({
                         "Timestamp": ts // 1000,
                         "ObservedTimestamp": (_nanos(rec.get("observedTimeUnixNano")) or obs_ns) // 1000,
@@ -154,6 +189,9 @@ def parse_document(doc: Any, observed: datetime, max_future_ns: int) -> OtlpRows
                         "HttpStatus": int(status) if status and status.isdigit() else None,
                         "ResourceAttributes": res,
                         "LogAttributes": attrs,
+                        "ScopeName": scope_name,
+                        "ScopeVersion": scope_version,
+                        "EventName": event or attrs.get("event.name") or None,
                     })
                 except (ValueError, TypeError, AttributeError) as exc:
                     out.bad.append((f"OTLP log record: {exc}", _text(rec) or ""))
@@ -161,6 +199,7 @@ def parse_document(doc: Any, observed: datetime, max_future_ns: int) -> OtlpRows
         res = attributes((rs.get("resource") or {}).get("attributes"))
         svc = res.get("service.name") or "unknown_service"
         for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
+            scope_name, scope_version = _scope(ss)
             for sp in ss.get("spans") or []:
                 try:
                     start = _nanos(sp.get("startTimeUnixNano"))
@@ -199,6 +238,8 @@ def parse_document(doc: Any, observed: datetime, max_future_ns: int) -> OtlpRows
                         "StatusMessage": st.get("message") or None,
                         "ResourceAttributes": res,
                         "SpanAttributes": attributes(sp.get("attributes")),
+                        "ScopeName": scope_name,
+                        "ScopeVersion": scope_version,
                     })
                 except (ValueError, TypeError, AttributeError) as exc:
                     out.bad.append((f"OTLP span: {exc}", _text(sp) or ""))

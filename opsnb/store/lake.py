@@ -64,6 +64,11 @@ _BUILTIN_SCHEMAS: dict[str, pa.Schema] = {
         ("DurationMs", pa.float64()),
         ("ResourceAttributes", STRMAP),
         ("LogAttributes", STRMAP),
+        # Added later, last so older segments keep their column order (read as null there).
+        # Names as the OpenTelemetry Collector's ClickHouse exporter writes them.
+        ("ScopeName", pa.string()),
+        ("ScopeVersion", pa.string()),
+        ("EventName", pa.string()),
     ]),
     "spans": pa.schema([
         ("Timestamp", TS),
@@ -78,6 +83,8 @@ _BUILTIN_SCHEMAS: dict[str, pa.Schema] = {
         ("StatusMessage", pa.string()),
         ("ResourceAttributes", STRMAP),
         ("SpanAttributes", STRMAP),
+        ("ScopeName", pa.string()),  # added later, as in logs
+        ("ScopeVersion", pa.string()),
     ]),
     "metrics": pa.schema([
         ("Timestamp", TS),
@@ -166,7 +173,7 @@ def _is_vanished(exc: Exception) -> bool:
 # Columns with few distinct values (names, levels, routes, map keys): dictionary encoded in Parquet.
 DICTIONARY_COLUMNS = frozenset({"ObservedTimestamp", "SeverityNumber", "SeverityText", "ServiceName", "HostName",
                                 "HttpMethod", "HttpRoute", "HttpStatus", "SpanName", "SpanKind", "StatusCode",
-                                "MetricName", "Source", "Format"})
+                                "MetricName", "Source", "Format", "ScopeName", "ScopeVersion", "EventName"})
 
 
 # Columns whose min/max prune nothing (random ids, free text) and cost about a seventh of a log
@@ -227,6 +234,7 @@ class Lake:
         self.root = Path(root)
         self._duck: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
+        self._null_rows: dict[str, tuple[pa.Schema, str]] = {}
 
     # ----------------------------------------------------------------- writing
     def _conform(self, table: str, data: Any) -> pa.Table:
@@ -385,7 +393,26 @@ class Lake:
         if not files:
             return ""
         quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return f"read_parquet([{quoted}], union_by_name = true, hive_partitioning = false)"
+        scan = f"read_parquet([{quoted}], union_by_name = true, hive_partitioning = false)"
+        # A column added to the schema after a day's segments were written is in none of them:
+        # union with a typed empty row set so it reads as null (costs nothing measurable).
+        return f"(SELECT * FROM {scan} UNION ALL BY NAME SELECT {self._null_row(table)} WHERE false)"
+
+    def _null_row(self, table: str) -> str:
+        """``CAST(NULL AS <type>) AS "<column>", ...`` for every column of ``table``'s schema."""
+        schema = SCHEMAS[table]
+        cached = self._null_rows.get(table)
+        if cached is not None and cached[0].equals(schema):
+            return cached[1]
+        cur = self.duckdb()
+        try:
+            types = cur.from_arrow(schema.empty_table()).types
+        finally:
+            cur.close()
+        names = ['"' + f.name.replace('"', '""') + '"' for f in schema]
+        sql = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in zip(names, types, strict=True))
+        self._null_rows[table] = (schema, sql)
+        return sql
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None, *,
               start: datetime | None = None, end: datetime | None = None,
