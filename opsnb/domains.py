@@ -62,10 +62,11 @@ class Domain:
 
 DOMAINS: tuple[Domain, ...] = (
     Domain("store", "store", "Store", commands=("lake",)),
-    Domain("access", "access", "Access", commands=("user",), tables=True),
+    Domain("access", "access", "Access", commands=("user", "token=token_cli"), tables=True),
     Domain("audit", "audit", "Audit", commands=("audit",), tables=True),
     Domain("servers", "fleet", "Fleet", commands=("fleet",), tables=True, demo=True),
-    Domain("deploys", "deploys", "Deploys", commands=("deploys",), tables=True, demo=True),
+    Domain("deploys", "deploys", "Deploys", commands=("deploys",), tables=True, api="deploys", demo=True),
+    Domain("changes", "changes", "Changes", commands=("change",), tables=True, api="changes"),
     Domain("incidents", "incidents", "Incidents", commands=("incident",), tables=True, api="incidents",
            demo=True, preload=True),
     Domain("slo", "slos", "SLOs", commands=("slo",), tables=True, api="slos", demo=True),

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
-from opsnb.cliutil import INSTANT, SINCE, SINCE_HELP, emit, format_option, pass_ops
+from opsnb.cliutil import (
+    DURATION,
+    INSTANT,
+    SINCE,
+    SINCE_HELP,
+    emit,
+    emit_json,
+    format_option,
+    pass_ops,
+)
+from opsnb.errors import Conflict
 
 TIME = INSTANT  # the one time grammar (opsnb.timeparse)
 
@@ -69,35 +79,156 @@ def current_cmd(ops: Any, env: str | None, fmt: str) -> None:
               show_default=True)
 @click.option("--started-at", type=TIME, help="Default now.")
 @click.option("--reason", default="")
+@click.option("--override-freeze", is_flag=True, help="Deploy through an active freeze (needs --reason).")
 @format_option
 @pass_ops
 def record_cmd(ops: Any, service: str, version: str, env: str, commit: str | None, actor: str | None,
-               status: str, started_at: datetime | None, reason: str, fmt: str) -> None:
+               status: str, started_at: datetime | None, reason: str, override_freeze: bool, fmt: str) -> None:
     """Record a deploy (needs operator).
 
     \b
     Example:
         opsnb deploys record --service checkout --version 2.15.0 --commit 3f9a2c1
     """
-    dep = ops.deploys.create(service=service, version=version, env=env, commit=commit, actor=actor,
-                             status=status, started_at=started_at, reason=reason)
+    try:
+        dep = ops.deploys.create(service=service, version=version, env=env, commit=commit, actor=actor,
+                                 status=status, started_at=started_at, reason=reason,
+                                 override_freeze=override_freeze)
+    except Conflict as exc:
+        if exc.kind != "freeze":
+            raise
+        raise click.ClickException(_freeze_hint(exc)) from None
     emit([dep], fmt)
 
 
-@cli.command("rollback")
+@cli.command("record-rollback")
 @click.argument("deploy_id")
 @click.option("--to-version", help="Version restored (default: the deploy's previous version).")
 @click.option("--reason", default="")
 @format_option
 @pass_ops
-def rollback_cmd(ops: Any, deploy_id: str, to_version: str | None, reason: str, fmt: str) -> None:
-    """Record that a deploy was rolled back (needs operator).
+def record_rollback_cmd(ops: Any, deploy_id: str, to_version: str | None, reason: str, fmt: str) -> None:
+    """Record that a deploy was rolled back by other means (needs operator); runs nothing.
 
     \b
     Example:
-        opsnb deploys rollback DEP-42 --reason "5xx after release"
+        opsnb deploys record-rollback DEP-42 --reason "5xx after release"
     """
     emit([ops.deploys.record_rollback(deploy_id, to_version=to_version, reason=reason)], fmt)
+
+
+@cli.command("rollback")
+@click.argument("service")
+@click.option("--env", default="prod", show_default=True)
+@click.option("--reason", required=True, help="Why; kept in the audit trail.")
+@click.option("--to-version", help="Version to restore (default: the current deploy's previous version).")
+@click.option("--hosts", help="Fleet selector of the hosts (default: the deploy_hosts setting).")
+@click.option("--override-freeze", is_flag=True, help="Go through a deploy freeze (with --reason).")
+@click.option("--verify-timeout", type=DURATION, help="How long to wait for recovery (default the setting).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@format_option
+@pass_ops
+def rollback_cmd(ops: Any, service: str, env: str, reason: str, to_version: str | None, hosts: str | None,
+                 override_freeze: bool, verify_timeout: timedelta | None, yes: bool, fmt: str) -> None:
+    """Roll SERVICE back on its hosts over SSH, record it, and verify it recovered (needs operator).
+
+    Exits 0 when the service recovered, 1 when it did NOT.
+
+    \b
+    Example:
+        opsnb deploys rollback checkout --env prod --reason "5xx after 2.16.0"
+    """
+    cur = ops.deploys.current(env=env)
+    row = cur[cur["service"] == service]
+    if row.empty:
+        raise click.ClickException(f"no deploy of {service} in {env} to roll back")
+    target = to_version or row.iloc[0]["previous_version"]
+    if not yes:
+        click.confirm(f"Roll {service} in {env} back from {row.iloc[0]['version']} to {target}?", abort=True)
+    try:
+        res = ops.deploys.rollback(service, env=env, reason=reason, confirm=True, to_version=to_version,
+                                   hosts=hosts, override_freeze=override_freeze,
+                                   verify_timeout=verify_timeout.total_seconds() if verify_timeout else None)
+    except Conflict as exc:
+        raise click.ClickException(_freeze_hint(exc)) from None
+    if fmt == "json":
+        emit_json(res.as_dict())
+    else:
+        click.echo(str(res))
+    if not res.recovered:
+        raise SystemExit(1)
+
+
+@cli.command("history")
+@click.argument("service")
+@click.option("--env", help="Only this environment.")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=50, show_default=True)
+@format_option
+@pass_ops
+def history_cmd(ops: Any, service: str, env: str | None, limit: int, fmt: str) -> None:
+    """One service's deploys and rollbacks, newest first; `live` marks what runs now.
+
+    \b
+    Example:
+        opsnb deploys history checkout --env prod
+    """
+    emit(ops.deploys.history(service, env=env, limit=limit), fmt,
+         columns=["id", "env", "version", "kind", "status", "live", "started_at", "actor"])
+
+
+@cli.command("environments")
+@format_option
+@pass_ops
+def environments_cmd(ops: Any, fmt: str) -> None:
+    """The version running in every environment, one row per service.
+
+    \b
+    Example:
+        opsnb deploys environments --format json
+    """
+    emit(ops.deploys.environments(), fmt)
+
+
+@cli.command("dora")
+@click.option("--since", type=SINCE, default="30d", show_default=True, help="Period start: " + SINCE_HELP + ".")
+@click.option("--until", type=TIME, help="Period end (default now).")
+@click.option("--service", help="Only this service.")
+@click.option("--env", help="Only this environment.")
+@format_option
+@pass_ops
+def dora_cmd(ops: Any, since: datetime, until: datetime | None, service: str | None, env: str | None,
+             fmt: str) -> None:
+    """DORA figures per service and environment: frequency, lead time, failure rate, recovery time.
+
+    \b
+    Example:
+        opsnb deploys dora --since 30d --env prod --format json
+    """
+    df = ops.deploys.dora(start=since, end=until or "now", service=service, env=env)
+    emit(df.drop(columns=["start", "end"]) if fmt != "json" else df, fmt)
+
+
+@cli.command("suspects")
+@click.argument("incident")
+@click.option("--within", type=DURATION, default="6h", show_default=True, help="How far before impact to look.")
+@format_option
+@pass_ops
+def suspects_cmd(ops: Any, incident: str, within: timedelta, fmt: str) -> None:
+    """Changes (deploys, config, flags) before INCIDENT's impact, ranked, with the reasons.
+
+    \b
+    Example:
+        opsnb deploys suspects INC-1
+    """
+    df = ops.deploys.suspects(incident, within=within)
+    if fmt != "json":
+        df = df.assign(reasons=df["reasons"].map("; ".join))
+    emit(df, fmt, columns=["rank", "score", "kind", "id", "service", "env", "version", "minutes_before", "reasons"])
+
+
+def _freeze_hint(exc: Conflict) -> str:
+    """A freeze refusal in CLI words: the flags, not the Python argument."""
+    return str(exc).replace("override_freeze=True with a reason", "--override-freeze --reason \"...\"")
 
 
 @cli.command("freeze")

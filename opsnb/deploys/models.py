@@ -44,6 +44,24 @@ class DeployRow(Base):
     rollback_of: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # for DORA lead time
+    source: Mapped[str] = mapped_column(String(50), default="")  # "github", "gitlab", "api", "" (library/CLI)
+
+
+class DeployReceiptRow(Base):
+    """One webhook delivery, stored before it is acknowledged; ``delivery`` deduplicates redeliveries."""
+
+    __tablename__ = "deploy_receipts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    delivery: Mapped[str] = mapped_column(String(200), unique=True)  # provider:delivery-id
+    event: Mapped[str] = mapped_column(String(50))
+    deploy_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20))  # created | updated | unchanged | ignored
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 @dataclass(frozen=True)
@@ -62,13 +80,16 @@ class Deploy:
     finished_at: datetime | None
     rollback_of: str | None = None
     reason: str = ""
+    committed_at: datetime | None = None
+    source: str = ""
 
     @classmethod
     def of(cls, row: DeployRow) -> Deploy:
         return cls(id=row.id, service=row.service, env=row.env, version=row.version,
                    previous_version=row.previous_version, commit=row.commit, actor=row.actor,
                    status=row.status, started_at=row.started_at, finished_at=row.finished_at,
-                   rollback_of=row.rollback_of, reason=row.reason or "")
+                   rollback_of=row.rollback_of, reason=row.reason or "", committed_at=row.committed_at,
+                   source=row.source or "")
 
     @property
     def is_rollback(self) -> bool:

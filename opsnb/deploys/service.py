@@ -26,7 +26,7 @@ ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
 VERSION_BAD = re.compile(r"[\x00-\x1f\x7f]")
 COLUMNS = ["id", "service", "env", "version", "previous_version", "commit", "actor", "status",
-           "started_at", "finished_at", "rollback_of", "reason"]
+           "started_at", "finished_at", "rollback_of", "reason", "committed_at", "source"]
 PROD_ENVS = ("prod", "production")  # environments whose deploys reach real traffic
 
 
@@ -76,7 +76,7 @@ class Deploys:
                commit: str | None = None, actor: str | None = None, status: str = "succeeded",
                started_at: datetime | None = None, finished_at: datetime | None = None,
                id: str | None = None, rollback_of: str | None = None, reason: str = "",
-               override_freeze: bool = False) -> Deploy:
+               override_freeze: bool = False, committed_at: datetime | None = None, source: str = "") -> Deploy:
         """Record a deployment. Needs operator; audited as ``deploy.create``.
 
         Args:
@@ -92,6 +92,12 @@ class Deploys:
             rollback_of: Id of the deploy this one rolls back.
             reason: Why, for the audit trail.
             override_freeze: Deploy through an active freeze (needs a reason; audited).
+            committed_at: When the deployed commit was made (DORA lead time).
+            source: Where the record came from (``github``, ``gitlab``, ``api``).
+
+        A deploy whose version equals an earlier one of the same service and environment (and
+        is not the version running) is recorded as a rollback of the deploy it replaces, which
+        becomes ``rolled_back``.
 
         Raises:
             ValidationError: Every bad field, listed. PermissionDenied: not an operator.
@@ -103,6 +109,7 @@ class Deploys:
         problems = _check_fields(service=service, env=env, version=version, previous_version=previous_version,
                                  commit=commit, actor=actor, status=status, started_at=started_at,
                                  finished_at=finished_at, id=id)
+        _check_time("committed_at", committed_at, problems)
         if rollback_of is not None and (not isinstance(rollback_of, str) or not ID.match(rollback_of)):
             problems.append(f"rollback_of must be a deploy id, got {rollback_of!r}")
         if not isinstance(reason, str):
@@ -125,7 +132,8 @@ class Deploys:
                 return self._insert(s, service=service, version=version, env=env,
                                     previous_version=previous_version, commit=commit,
                                     actor=actor or self._wb.user, status=status, started_at=started_at,
-                                    finished_at=finished_at, id=id, rollback_of=rollback_of, reason=reason)
+                                    finished_at=finished_at, id=id, rollback_of=rollback_of, reason=reason,
+                                    committed_at=committed_at, source=source)
         except IntegrityError:
             raise Conflict(f"deploy {id} already exists", kind="deploy", key=id) from None
 
@@ -135,9 +143,18 @@ class Deploys:
             raise Conflict(f"deploy {id} already exists", kind="deploy", key=id)
         if rollback_of is not None and s.scalar(select(DeployRow.seq).where(DeployRow.id == rollback_of)) is None:
             raise NotFound(f"no deploy {rollback_of} to roll back", kind="deploy", key=rollback_of)
+        prev = self._current_row(s, fields["service"], fields["env"], before=fields["started_at"])
         if previous_version is None:
-            prev = self._current_row(s, fields["service"], fields["env"], before=fields["started_at"])
             previous_version = prev.version if prev else None
+        if (rollback_of is None and prev is not None and prev.version != fields["version"]
+                and fields["status"] in ("succeeded", "running") and self._seen_before(s, prev, fields["version"])):
+            # going back to a version this service already ran here: a rollback of what it replaces
+            rollback_of = prev.id
+            if prev.status == "succeeded" and fields["status"] == "succeeded":
+                prev.status = "rolled_back"
+                self._wb.audit.record(action="deploy.update", target=prev.id,
+                                      params={"status": {"from": "succeeded", "to": "rolled_back"},
+                                              "by_version": fields["version"]}, reason=reason)
         row = DeployRow(id=id or f"tmp-{uuid.uuid4().hex}", previous_version=previous_version,
                         rollback_of=rollback_of, reason=reason, created_at=utcnow(), **fields)
         s.add(row)
@@ -272,6 +289,13 @@ class Deploys:
             q = q.where(DeployRow.started_at <= before)
         return s.scalar(q)
 
+    @staticmethod
+    def _seen_before(s: Session, current: DeployRow, version: str) -> bool:
+        q = (select(DeployRow.seq).where(DeployRow.service == current.service, DeployRow.env == current.env,
+                                         DeployRow.version == version, DeployRow.started_at <= current.started_at,
+                                         DeployRow.status.in_(("succeeded", "rolled_back"))).limit(1))
+        return s.scalar(q) is not None or current.previous_version == version
+
     def get(self, id: str) -> Deploy:
         """The deploy ``id``. Raises :class:`NotFound`."""
         with self._wb.db.session() as s:
@@ -309,7 +333,7 @@ class Deploys:
         with self._wb.db.session() as s:
             rows = [Deploy.of(r).as_dict() for r in s.scalars(q)]
         df = pd.DataFrame(rows, columns=COLUMNS)
-        for col in ("started_at", "finished_at"):
+        for col in ("started_at", "finished_at", "committed_at"):
             df[col] = pd.to_datetime(df[col], utc=True)
         return df
 
@@ -334,27 +358,41 @@ class Deploys:
                         label=df["service"] + " " + df["version"].astype(str))
         return out[["at", "service", "env", "version", "label", "kind", "status", "id"]].reset_index(drop=True)
 
-    def suspects(self, *, service: str | None = None, before: Any, within: Any = "6h",
-                 env: str | None = None) -> pd.DataFrame:
-        """Deploys that could have caused what began at ``before``: prod first, then the closest.
+    def suspects(self, incident: str | None = None, *, service: str | None = None, before: Any = None,
+                 within: Any = "6h", env: str | None = None) -> pd.DataFrame:
+        """Changes that could have caused an incident (``suspects("INC-1")``), or what began at ``before``.
 
-        A deploy is a suspect when it started in ``[before - within, before]``. Production
-        deploys (``prod``/``production``) rank ahead of every other environment, because only
+        With an incident id: every deploy and other change (``ops.changes``) in the ``within``
+        before the incident's impact start, scored and ranked with its ``reasons`` (same service
+        or upstream in the trace graph, minutes before impact, prod, an error-ratio step right
+        after it, later rolled back; see :mod:`opsnb.deploys.suspects`).
+
+        Without one (``service=``, ``before=``): deploys that started in ``[before - within, before]``.
+        Production deploys (``prod``/``production``) rank ahead of every other environment, because only
         they reach the traffic that failed; a staging deploy of the same version is evidence,
         not the cause. Within an environment class the deploy that started closest to
         ``before`` ranks first. Rollback records and deploys that were rolled back are flagged:
         a rolled-back deploy is what someone already judged bad.
 
         Args:
+            incident: An incident id (``INC-1``); then ``service``/``before``/``env`` are not used.
             service: Only this service's deploys (default every service).
             before: The instant the trouble began (a datetime, ISO text, ``now``, ``-1h``).
             within: How far back to look (``"6h"``, ``"1d"``).
             env: Only this environment (default all, prod ranked first).
 
         Returns:
-            The :meth:`list` columns plus ``rank`` (1 is the prime suspect), ``prod``,
-            ``minutes_before``, ``is_rollback`` and ``rolled_back``, best suspect first.
+            For an incident: ``rank, score, kind, id, service, env, version, summary, at,
+            minutes_before, reasons, status, rolled_back``. Otherwise the :meth:`list` columns plus
+            ``rank`` (1 is the prime suspect), ``prod``, ``minutes_before``, ``is_rollback`` and
+            ``rolled_back``, best suspect first.
         """
+        if incident is not None:
+            from opsnb.deploys.suspects import rank
+
+            return rank(self._wb, incident, within=within)
+        if before is None:
+            raise ValidationError("suspects needs an incident id, or before= (and service=)", field="before")
         from opsnb.timeparse import parse_duration, parse_instant
 
         t = parse_instant(before, name="before")
@@ -367,3 +405,61 @@ class Deploys:
         df = df.sort_values(["prod", "minutes_before", "id"], ascending=[False, True, True], kind="stable")
         df.insert(0, "rank", range(1, len(df) + 1))
         return df.reset_index(drop=True)
+
+    # ------------------------------------------------------------- CI/CD, DORA, rollback
+    def ingest(self, prepared: Any) -> Any:
+        """Store a deploy parsed from a webhook (:mod:`opsnb.deploys.webhooks`); the API's entry point.
+
+        The sender was authenticated by the API (token or provider signature), so no role is
+        checked; the record is audited with its source. Returns a ``Stored`` (outcome, deploy, receipt).
+        """
+        from opsnb.deploys.webhooks import store
+
+        return store(self._wb, prepared)
+
+    def history(self, service: str, *, env: str | None = None, limit: int = 100) -> pd.DataFrame:
+        """One service's deploys, newest first, with ``kind`` (deploy/rollback) and ``live`` (running now)."""
+        df = self.list(service=service, env=env, limit=limit)
+        cur = self.current(env=env)
+        live = set(cur.loc[cur["service"] == service, "deploy_id"])
+        return df.assign(kind=df["rollback_of"].notna().map({True: "rollback", False: "deploy"}),
+                         live=df["id"].isin(live))
+
+    def environments(self) -> pd.DataFrame:
+        """Services x environments: the version running in each (``-`` where never deployed)."""
+        cur = self.current()
+        if cur.empty:
+            import pandas as pd
+
+            return pd.DataFrame(columns=["service"])
+        wide = cur.pivot(index="service", columns="env", values="version").fillna("-")
+        wide.columns.name = None
+        return wide.reset_index()
+
+    def dora(self, *, start: Any = "30d", end: Any = "now", service: str | None = None,
+             env: str | None = None) -> pd.DataFrame:
+        """DORA figures per service and environment over ``[start, end)`` (Four Keys definitions).
+
+        Columns: ``service, env, deploys, deploys_per_day, lead_time_median_h, failures,
+        change_failure_rate, recovery_median_min, recovery_p90_min, start, end``; see
+        :mod:`opsnb.deploys.dora` for each definition.
+        """
+        from opsnb.deploys.dora import compute
+
+        return compute(self._wb, start=start, end=end, service=service, env=env)
+
+    def rollback(self, service: str, *, env: str = "prod", reason: str, confirm: bool = False,
+                 to_version: str | None = None, hosts: Any = None, command: Any = None,
+                 override_freeze: bool = False, verify: Any = None, verify_timeout: float | None = None,
+                 threshold: float | None = None) -> Any:
+        """Roll ``service`` back on its hosts over SSH, record it, and verify recovery.
+
+        Returns a :class:`~opsnb.deploys.rollback.RollbackResult` whose ``outcome`` is
+        ``rolled back, recovered`` or ``rolled back, NOT recovered``. See
+        :func:`opsnb.deploys.rollback.rollback` for every argument.
+        """
+        from opsnb.deploys.rollback import rollback
+
+        return rollback(self._wb, service, env=env, reason=reason, confirm=confirm, to_version=to_version,
+                        hosts=hosts, command=command, override_freeze=override_freeze, verify=verify,
+                        verify_timeout=verify_timeout, threshold=threshold)

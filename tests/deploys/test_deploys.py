@@ -133,7 +133,7 @@ def test_cli_list_current_record_and_rollback(tmp_path: Path) -> None:
     res = run.invoke(cli, ["deploys", "list", "--service", "checkout", "--format", "json", "-w", ws], env=env)
     rows = json.loads(res.output)
     assert [r["version"] for r in rows] == ["1.1.0", "1.0.0"] and rows[0]["previous_version"] == "1.0.0"
-    res = run.invoke(cli, ["deploys", "rollback", rows[0]["id"], "--reason", "bad", "-w", ws], env=env)
+    res = run.invoke(cli, ["deploys", "record-rollback", rows[0]["id"], "--reason", "bad", "-w", ws], env=env)
     assert res.exit_code == 0 and "1.0.0" in res.output
     res = run.invoke(cli, ["deploys", "current", "-w", ws], env=env)
     assert "checkout" in res.output and "1.0.0" in res.output

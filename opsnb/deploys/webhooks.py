@@ -1,0 +1,323 @@
+"""Deploys from CI/CD systems: GitHub and GitLab webhooks and a generic JSON deploy, parsed and stored.
+
+Each parser turns a provider's body into a :class:`Prepared` deploy (or ``None`` fields for an
+event that is not a deploy, such as a ``workflow_run`` that was only requested) and raises a
+:class:`~opsnb.errors.ValidationError` naming the field (``deployment.sha``) when the body is
+not what the provider sends. :func:`store` writes the receipt and the deploy in one transaction:
+a redelivery (the same ``X-GitHub-Delivery``) changes nothing, a later status of the same
+provider deploy (``in_progress`` then ``success``) finishes the running record.
+
+Mapping:
+
+- GitHub ``deployment_status``: service = repository name, env = ``deployment.environment``,
+  version = ``deployment.payload.version`` or the first 12 digits of ``deployment.sha``, id
+  ``gh-<deployment id>``; ``success`` → succeeded, ``failure``/``error`` → failed, pending
+  states → running, ``inactive`` is ignored.
+- GitHub ``workflow_run``: a workflow that deploys; env from ``?env=`` (default ``prod``),
+  id ``gh-run-<run id>``, commit time from ``head_commit.timestamp``; ``completed`` with
+  conclusion ``success`` → succeeded, any other conclusion → failed; ``requested`` or
+  ``in_progress`` → running.
+- GitLab ``deployment``: service = project name, env = ``environment``, version = ``short_sha``,
+  id ``gl-<deployment_id>``; ``running`` → running, ``success`` → succeeded, ``failed`` and
+  ``canceled`` → failed.
+- GitLab ``pipeline``: env from ``?env=``, id ``gl-pipeline-<id>``, commit time from
+  ``commit.timestamp``; ``success`` → succeeded, ``failed``/``canceled`` → failed, ``running`` → running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from opsnb.deploys.models import TRANSITIONS, Deploy, DeployReceiptRow, DeployRow
+from opsnb.errors import ValidationError
+from opsnb.store.types import utcnow
+
+if TYPE_CHECKING:
+    from opsnb.workbench import Workbench
+
+SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+GENERIC_FIELDS = ("service", "version", "env", "commit", "actor", "status", "started_at", "finished_at",
+                  "committed_at", "id", "reason", "previous_version")
+
+
+@dataclass
+class Prepared:
+    """A validated deploy from a webhook, ready for :func:`store`.
+
+    ``fields`` is None when the event is valid but no deploy (``ignored`` in the answer).
+    """
+
+    provider: str
+    event: str
+    delivery: str | None
+    body: str
+    fields: dict[str, Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What :func:`store` did: ``created``, ``updated``, ``unchanged`` (redelivery) or ``ignored``."""
+
+    outcome: str
+    deploy: Deploy | None
+    receipt: int | None
+
+
+def _get(body: Any, path: str, kind: type | tuple[type, ...] = str, *, required: bool = True) -> Any:
+    cur = body
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            if required:
+                raise ValidationError(f"bad webhook: {path} is missing", field=path)
+            return None
+        cur = cur[part]
+    if cur is None and not required:
+        return None
+    if not isinstance(cur, kind) or isinstance(cur, bool) and kind is not bool:
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ValidationError(f"bad webhook: {path} must be {names}, got {cur!r}", field=path)
+    return cur
+
+
+def _time(body: Any, path: str, *, required: bool = True) -> datetime | None:
+    raw = _get(body, path, str, required=required)
+    if raw is None:
+        return None
+    text = raw.strip()
+    for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S UTC"):  # GitLab's two forms
+        try:
+            t = datetime.strptime(text, fmt)
+            return t if t.tzinfo else t.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"bad webhook: {path} is not a time: {raw!r}", field=path) from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _load(raw: bytes | str | Any, source: str) -> tuple[Any, str]:
+    from opsnb.bounded import load_json
+
+    if isinstance(raw, bytes | str):
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        return load_json(raw, source=source), text
+    return raw, json.dumps(raw, default=str)
+
+
+def _name(value: str, path: str) -> str:
+    from opsnb.deploys.service import NAME
+
+    if not NAME.match(value):
+        raise ValidationError(f"bad webhook: {path} {value!r} is not a service or environment name", field=path)
+    return value
+
+
+def parse_github(raw: bytes | str | Any, *, event: str, delivery: str | None, env: str = "prod") -> Prepared:
+    """A GitHub ``deployment_status`` or ``workflow_run`` webhook body (``X-GitHub-Event``)."""
+    body, text = _load(raw, "GitHub webhook")
+    if not isinstance(body, dict):
+        raise ValidationError("bad webhook: the body must be a JSON object", field="body")
+    prep = Prepared("github", event, f"github:{delivery}" if delivery else None, text)
+    service = _name(_get(body, "repository.name"), "repository.name")
+    if event == "deployment_status":
+        state = _get(body, "deployment_status.state")
+        sha = _get(body, "deployment.sha")
+        if not SHA.match(sha):
+            raise ValidationError(f"bad webhook: deployment.sha must be hex, got {sha!r}", field="deployment.sha")
+        dep_id = _get(body, "deployment.id", int)
+        payload = body["deployment"].get("payload")
+        version = payload.get("version") if isinstance(payload, dict) else None
+        status = {"success": "succeeded", "failure": "failed", "error": "failed", "pending": "running",
+                  "queued": "running", "in_progress": "running"}.get(state)
+        if state == "inactive":
+            return prep
+        if status is None:
+            raise ValidationError(f"bad webhook: deployment_status.state {state!r} is not a GitHub state",
+                                  field="deployment_status.state")
+        started = _time(body, "deployment.created_at")
+        prep.fields = dict(
+            id=f"gh-{dep_id}", service=service,
+            env=_name(_get(body, "deployment.environment"), "deployment.environment"),
+            version=str(version) if version else sha[:12], commit=sha,
+            actor=_get(body, "deployment.creator.login", required=False) or "github", status=status,
+            started_at=started, finished_at=None if status == "running" else _time(body, "deployment_status.created_at"),
+            committed_at=None, reason=f"GitHub deployment {dep_id}")
+        return prep
+    if event == "workflow_run":
+        action = _get(body, "action")
+        run_id = _get(body, "workflow_run.id", int)
+        sha = _get(body, "workflow_run.head_sha")
+        if not SHA.match(sha):
+            raise ValidationError(f"bad webhook: workflow_run.head_sha must be hex, got {sha!r}",
+                                  field="workflow_run.head_sha")
+        if action == "completed":
+            conclusion = _get(body, "workflow_run.conclusion")
+            status = "succeeded" if conclusion == "success" else "failed"
+        elif action in ("requested", "in_progress"):
+            status = "running"
+        else:
+            raise ValidationError(f"bad webhook: action {action!r} is not a workflow_run action", field="action")
+        started = _time(body, "workflow_run.run_started_at", required=False) or _time(body, "workflow_run.created_at")
+        prep.fields = dict(
+            id=f"gh-run-{run_id}", service=service, env=_name(env, "env"), version=sha[:12], commit=sha,
+            actor=_get(body, "sender.login", required=False) or "github", status=status, started_at=started,
+            finished_at=None if status == "running" else _time(body, "workflow_run.updated_at"),
+            committed_at=_time(body, "workflow_run.head_commit.timestamp", required=False),
+            reason=f"GitHub workflow run {run_id} ({_get(body, 'workflow_run.name', required=False) or ''})")
+        return prep
+    if event == "ping":
+        return prep
+    raise ValidationError(f"bad webhook: X-GitHub-Event {event!r} is not deployment_status or workflow_run",
+                          field="X-GitHub-Event")
+
+
+def parse_gitlab(raw: bytes | str | Any, *, delivery: str | None, env: str = "prod") -> Prepared:
+    """A GitLab deployment or pipeline hook body (``object_kind`` tells which)."""
+    body, text = _load(raw, "GitLab webhook")
+    if not isinstance(body, dict):
+        raise ValidationError("bad webhook: the body must be a JSON object", field="body")
+    kind = _get(body, "object_kind")
+    prep = Prepared("gitlab", kind, f"gitlab:{delivery}" if delivery else None, text)
+    service = _name(_get(body, "project.name"), "project.name")
+    actor = _get(body, "user.username", required=False) or "gitlab"
+    if kind == "deployment":
+        state = _get(body, "status")
+        status = {"running": "running", "success": "succeeded", "failed": "failed", "canceled": "failed"}.get(state)
+        if status is None:
+            if state == "created":
+                return prep
+            raise ValidationError(f"bad webhook: status {state!r} is not a GitLab deployment status", field="status")
+        short = _get(body, "short_sha")
+        if not SHA.match(short):
+            raise ValidationError(f"bad webhook: short_sha must be hex, got {short!r}", field="short_sha")
+        commit_url = _get(body, "commit_url", required=False) or ""
+        tail = commit_url.rstrip("/").rsplit("/", 1)[-1]
+        at = _time(body, "status_changed_at")
+        dep_id = _get(body, "deployment_id", int)
+        prep.fields = dict(
+            id=f"gl-{dep_id}", service=service, env=_name(_get(body, "environment"), "environment"),
+            version=short, commit=tail if SHA.match(tail) else short, actor=actor, status=status, started_at=at,
+            finished_at=None if status == "running" else at, committed_at=None,
+            reason=f"GitLab deployment {dep_id}")
+        return prep
+    if kind == "pipeline":
+        state = _get(body, "object_attributes.status")
+        status = {"running": "running", "success": "succeeded", "failed": "failed", "canceled": "failed"}.get(state)
+        if status is None:
+            return prep  # created, pending, skipped, manual: nothing deployed yet
+        sha = _get(body, "object_attributes.sha")
+        if not SHA.match(sha):
+            raise ValidationError(f"bad webhook: object_attributes.sha must be hex, got {sha!r}",
+                                  field="object_attributes.sha")
+        pid = _get(body, "object_attributes.id", int)
+        prep.fields = dict(
+            id=f"gl-pipeline-{pid}", service=service, env=_name(env, "env"), version=sha[:12], commit=sha,
+            actor=actor, status=status, started_at=_time(body, "object_attributes.created_at"),
+            finished_at=None if status == "running" else _time(body, "object_attributes.finished_at"),
+            committed_at=_time(body, "commit.timestamp", required=False), reason=f"GitLab pipeline {pid}")
+        return prep
+    raise ValidationError(f"bad webhook: object_kind {kind!r} is not deployment or pipeline", field="object_kind")
+
+
+def parse_generic(raw: bytes | str | Any) -> Prepared:
+    """The generic JSON deploy: ``{"service", "version", "env"?, "commit"?, "status"?, "started_at"?, ...}``."""
+    body, text = _load(raw, "request body")
+    if not isinstance(body, dict):
+        raise ValidationError("body must be a JSON object", field="body")
+    problems = [f"{k}: unknown field (allowed: {', '.join(GENERIC_FIELDS)})" for k in body if k not in GENERIC_FIELDS]
+    problems += [f"{k}: missing" for k in ("service", "version") if k not in body]
+    if problems:
+        raise ValidationError("bad deploy:", problems=problems, field="body")
+    fields: dict[str, Any] = {k: body.get(k) for k in GENERIC_FIELDS if k in body}
+    for k in ("started_at", "finished_at", "committed_at"):
+        if fields.get(k) is not None:
+            fields[k] = _time(body, k)
+    fields.setdefault("env", "prod")
+    fields.setdefault("status", "succeeded")
+    fields.setdefault("started_at", utcnow())
+    if fields.get("finished_at") is None and fields["status"] != "running":
+        fields["finished_at"] = fields["started_at"]
+    fields.setdefault("reason", "")
+    return Prepared("api", "deploy", None, text, fields)
+
+
+def validate(prep: Prepared) -> None:
+    """Every field check of :meth:`Deploys.create`, before anything is stored."""
+    from opsnb.deploys.service import _check_fields, _check_time
+
+    f = prep.fields
+    if f is None:
+        return
+    problems = _check_fields(service=f.get("service"), env=f.get("env"), version=f.get("version"),
+                             previous_version=f.get("previous_version"), commit=f.get("commit"),
+                             actor=f.get("actor"), status=f.get("status"), started_at=f.get("started_at"),
+                             finished_at=f.get("finished_at"), id=f.get("id"))
+    _check_time("committed_at", f.get("committed_at"), problems)
+    if not isinstance(f.get("reason", ""), str):
+        problems.append("reason must be text")
+    if problems:
+        raise ValidationError("bad deploy:", problems, field="deploy")
+
+
+def store(wb: Workbench, prep: Prepared) -> Stored:
+    """Store the receipt and the deploy in one transaction (the API answers after it committed).
+
+    The caller authenticated the sender (API token, GitHub signature, GitLab token); the
+    records are audited with the provider as the source.
+    """
+    validate(prep)
+    from opsnb.deploys.service import Deploys
+
+    deploys: Deploys = wb.deploys
+    try:
+        with wb.db.session() as s:
+            if prep.delivery is not None and s.scalar(
+                    select(DeployReceiptRow.id).where(DeployReceiptRow.delivery == prep.delivery)) is not None:
+                return Stored("unchanged", None, None)
+            outcome, dep = "ignored", None
+            f = prep.fields
+            if f is not None:
+                existing = s.scalar(select(DeployRow).where(DeployRow.id == f["id"])) if f.get("id") else None
+                if existing is None:
+                    fields = {k: v for k, v in f.items()}
+                    fields.setdefault("previous_version", None)
+                    fields.setdefault("commit", None)
+                    fields["actor"] = fields.get("actor") or wb.user
+                    dep = deploys._insert(s, rollback_of=None, source=prep.provider, **fields)
+                    outcome = "created"
+                elif existing.status != f["status"] and f["status"] in TRANSITIONS[existing.status]:
+                    before = existing.status
+                    existing.status = f["status"]
+                    existing.finished_at = f.get("finished_at") or existing.finished_at or utcnow()
+                    if f.get("committed_at") and existing.committed_at is None:
+                        existing.committed_at = f["committed_at"]
+                    wb.audit.record(action="deploy.update", target=existing.id,
+                                    params={"status": {"from": before, "to": existing.status},
+                                            "source": prep.provider}, reason=f.get("reason", ""))
+                    dep, outcome = Deploy.of(existing), "updated"
+                else:
+                    dep, outcome = Deploy.of(existing), "unchanged"
+            receipt = DeployReceiptRow(provider=prep.provider,
+                                       delivery=prep.delivery or f"{prep.provider}:{_digest(prep.body)}:{utcnow().timestamp()}",
+                                       event=prep.event[:50], deploy_id=dep.id if dep else None, outcome=outcome,
+                                       body=prep.body, received_at=utcnow())
+            s.add(receipt)
+            s.flush()
+            return Stored(outcome, dep, int(receipt.id))
+    except IntegrityError:
+        # the same delivery committed by a concurrent request first
+        return Stored("unchanged", None, None)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
