@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from opsnb.access.service import Access
     from opsnb.alerts.service import Alerts
     from opsnb.audit.service import Audit
+    from opsnb.changes.service import Changes
     from opsnb.deploys.service import Deploys
     from opsnb.incidents.service import Incidents
     from opsnb.logs.service import Logs
@@ -132,6 +133,7 @@ class Workbench:
     audit: _Service[Audit] = _Service()
     fleet: _Service[Fleet] = _Service()
     deploys: _Service[Deploys] = _Service()
+    changes: _Service[Changes] = _Service()
     incidents: _Service[Incidents] = _Service()
     slos: _Service[SLOs] = _Service()
     alerts: _Service[Alerts] = _Service()
