@@ -120,6 +120,26 @@ def load_cmd(ops: Any, path: str, reason: str) -> None:
         click.echo(f"note: {note}", err=True)
 
 
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--reason", default="", help="Why (kept in the audit trail).")
+@pass_ops
+def import_cmd(ops: Any, path: str, reason: str) -> None:
+    """Import an SLO spec file: OpenSLO v1 or Sloth's prometheus/v1 (converted to OpenSLO).
+
+    Prints the SLOs imported; notes on stderr say what could not be represented.
+
+    \b
+    Example:
+        opsnb slo import ./sloth/getting-started.yml --reason "from Sloth"
+    """
+    loaded = ops.slos.import_file(path, reason=reason)
+    for n in loaded:
+        click.echo(n)
+    for note in loaded.notes:
+        click.echo(f"note: {note}", err=True)
+
+
 @cli.command("rules")
 @click.argument("name")
 @click.option("--policy", default=None, help="AlertPolicy name or 'workbook'; default the SLO's own.")

@@ -340,6 +340,40 @@ class SLOs:
         out.notes = notes
         return out
 
+    def import_file(self, path: str | Path, *, reason: str = "") -> Loaded:
+        """Import an SLO spec file: OpenSLO v1 (as :meth:`load`) or Sloth's ``prometheus/v1``.
+
+        A Sloth file is converted to OpenSLO (:mod:`opsnb.slo.sloth` says how each part maps)
+        and loaded as ``sloth-<file>.yaml``, so importing it again replaces it. The result's
+        ``notes`` say what could not be represented (SLI plugins, SLO plugins, alert labels).
+
+        Returns:
+            Names of the SLOs imported, with ``notes``.
+        """
+        import tempfile
+
+        from opsnb.bounded import load_yaml_all
+        from opsnb.slo import sloth
+
+        src = Path(path)
+        if not src.is_file():
+            raise NotFound(f"no SLO spec file at {src}", kind="file", key=str(src))
+        head = load_yaml_all(src.read_bytes(), source=str(src))
+        if not any(sloth.is_sloth(d) for d in head):
+            return self.load(src, reason=reason)
+        self._ops.access.require("operator", action="slo.load")
+        target = f"sloth-{src.stem}.yaml"
+        known = {n for (k, n), doc in self.catalog().docs.items() if k == "Service" and Path(doc.source).name != target}
+        conv = sloth.convert_file(src, known_services=known)
+        header = f"# Converted by opsnb from the Sloth spec {src.name}; the notes of the import say what was left out.\n"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.directory.parent, prefix=".slo-import-") as tmp:
+            out = Path(tmp) / target
+            out.write_text(header + dump(conv.docs), encoding="utf-8")
+            loaded = self.load(out, reason=reason)
+        loaded.notes = [*conv.notes, *loaded.notes]
+        return loaded
+
     def export(self, name: str) -> str:
         """The SLO and everything it references (SLI, AlertPolicies, conditions, data sources,
         service) as OpenSLO YAML, exactly as loaded."""
