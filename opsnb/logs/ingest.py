@@ -23,41 +23,38 @@ counted as blank.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from opsnb.errors import LakeError, OpsnbError, ValidationError
+from opsnb.errors import LakeError, ValidationError
 from opsnb.logs import formats as F
 from opsnb.logs import jsonlines as J
 from opsnb.logs import normalise as N
 from opsnb.logs import otlp
 from opsnb.logs.arrowmaps import build_map, const_map
-from opsnb.logs.models import SourceResult
-from opsnb.logs.reader import (
-    GZIP_MAGIC,
-    HEAD_BYTES,
-    Limits,
-    LineReader,
-    count_lines,
-    expand,
-    open_file,
-    open_source,
-    read_head,
-    skip,
+
+# Re-exported: callers imported these from here before the split.
+from opsnb.logs.ingest_files import (  # noqa: F401
+    CHECKPOINT_TABLES,
+    CheckpointedSources,
+    _replace,
+    _Source,
+    next_checkpoint,
 )
-from opsnb.store.checkpoints import HEAD_HASH_BYTES, Checkpoint, Checkpoints, source_id, sweep_tmp
+from opsnb.logs.models import SourceResult
+from opsnb.logs.reader import HEAD_BYTES, Limits, LineReader, count_lines, read_head
+from opsnb.store.checkpoints import Checkpoint, Checkpoints
 from opsnb.store.lake import SCHEMAS
 
 if TYPE_CHECKING:
@@ -65,10 +62,8 @@ if TYPE_CHECKING:
 
     from opsnb.store.lake import Lake
 
-_D = TypeVar("_D")
 SPLIT_ROWS = 50_000  # a batch this big is written in slices, one per worker
 QUARANTINE_ROWS = 50_000  # quarantined lines held before they are written (4 M bad lines once took 2.4 GB)
-CHECKPOINT_TABLES = ("logs", "spans", "quarantine")  # what an ingest batch writes
 
 # ------------------------------------------------------------------ ingestor
 def _reason_key(reason: str) -> str:
@@ -82,18 +77,6 @@ def _quarantine_row(res: SourceResult, line: int, fmt: str | None, reason: str, 
     res.quarantined += 1
     res.reasons[_reason_key(reason)] += 1
     return {"Source": res.source, "Line": line, "Format": fmt, "Reason": reason, "Raw": raw}
-
-
-@dataclass
-class _Source:
-    """The file source being ingested with a checkpoint: where merged data ends, and the last commit."""
-
-    cp: Checkpoint
-    offset: int
-    line: int
-    size: int
-    committed: int  # offset of the last commit
-    res: SourceResult  # its format is committed once detected
 
 
 @dataclass
@@ -113,7 +96,7 @@ class _Part:
         self.quarantine.append(_quarantine_row(self.res, line, fmt, reason, raw))
 
 
-class Ingestor:
+class Ingestor(CheckpointedSources):
     """Parses sources and writes lake batches. One per ingest call (it owns a DuckDB connection).
 
     Args:
@@ -283,8 +266,7 @@ class Ingestor:
                 "Raw": pa.array([r["Raw"] for r in q], pa.binary()),
             }), pending=pending).segments
         if src is not None and (slices or written or src.offset != src.committed):
-            cp = _replace(src.cp, offset=src.offset, line=src.line, seq=src.cp.seq + 1, size=src.size,
-                          format=src.cp.format or src.res.format)
+            cp = next_checkpoint(src)
             src.cp, src.committed = cp, src.offset
             self._pending.append(self._commits.submit(self._commit, cp, slices, written))
 
@@ -301,109 +283,6 @@ class Ingestor:
             raise
 
     # ------------------------------------------------------------- sources
-    def ingest_paths(self, paths: Iterable[str], opts: F.ParseOptions, *,
-                     from_start: bool = False) -> list[SourceResult]:
-        """Ingest files, globs, directories and ``-`` (stdin); files resume from their checkpoint.
-
-        A location ``<scheme>://...`` is read by the log source registered for its scheme
-        (:mod:`opsnb.logs.sources`; ``file://`` is a path).
-        """
-        from opsnb.logs.sources import SOURCES, scheme_of
-
-        paths = list(paths)
-        files = [p.removeprefix("file://") for p in paths if scheme_of(p) == "file"]
-        found, missing = expand(files)
-        results = [SourceResult(source=m.split(":")[0], error=m) for m in missing]
-        for path in found:
-            results.append(self.ingest_path(path, opts, from_start=from_start))
-        for location in (p for p in paths if scheme_of(p) != "file"):
-            try:
-                streams = SOURCES.get(scheme_of(location)).open(location)
-                for name, stream in streams:
-                    res = SourceResult(source=name)
-                    with stream:
-                        self.ingest_stream(stream, _replace(opts, source=name), res)
-                    results.append(res)
-            except (OSError, OpsnbError) as exc:  # one unreadable location does not stop the others
-                results.append(SourceResult(source=location, error=f"cannot read {location}: {exc}"))
-        return results
-
-    def ingest_path(self, path: str, opts: F.ParseOptions, *, from_start: bool = False,
-                    whole_lines: bool = False) -> SourceResult:
-        """Ingest one file (gzip or not) or ``-``, exactly once per byte.
-
-        A file resumes where its committed checkpoint ends (see :mod:`opsnb.store.checkpoints`);
-        a file whose identity changed (a new inode, a shorter size, other first bytes) starts at 0.
-
-        Args:
-            path: File or ``-`` (stdin: no checkpoint).
-            opts: Parse options.
-            from_start: Read the file from its first byte even when a checkpoint says it was read
-                (its rows are stored again).
-            whole_lines: Leave a last line without its newline for the next call (a file being written).
-        """
-        res = SourceResult(source=path)
-        o = opts if opts.source != "-" or path == "-" else _replace(opts, source=path)
-        if path == "-":
-            try:
-                stream, _size = open_source(path, self.progress, self.limits)
-            except OSError as exc:
-                res.error = f"cannot open {path}: {exc.strerror or exc}"
-                return res
-            with stream:
-                self.ingest_stream(stream, o, res)
-            return res
-        try:
-            raw = open(path, "rb")  # noqa: SIM115 - closed below, through the wrapping stream
-        except OSError as exc:
-            res.error = f"cannot open {path}: {exc.strerror or exc}"
-            return res
-        with raw:
-            st = os.fstat(raw.fileno())
-            source = source_id(st.st_dev, st.st_ino)
-            self.sync()  # rows of earlier sources are not part of this one's batches
-            with self.checkpoints.lock(source):
-                self.checkpoints.recover(source, list(CHECKPOINT_TABLES))
-                sweep_tmp(self.lake.root / ".tmp")
-                cp = self._start(source, path, raw, st, from_start)
-                if cp.offset and cp.format and o.format is None:
-                    o = _replace(o, format=cp.format)
-                gz = _head_bytes(raw, 2) == GZIP_MAGIC
-                if cp.offset and not gz:
-                    raw.seek(cp.offset)
-                stream = open_file(raw, self.progress, self.limits, compressed=gz)
-                if cp.offset and gz:  # offsets count decompressed bytes: read up to it again
-                    skip(stream, cp.offset)
-                self._src = _Source(cp=cp, offset=cp.offset, line=cp.line, size=st.st_size, committed=cp.offset,
-                                    res=res)
-                try:
-                    self.ingest_stream(stream, o, res, first_line=cp.line, start=cp.offset,
-                                       whole_lines=whole_lines)
-                    if res.format == "otlp" and not res.error:
-                        self._src.offset = cp.offset + res.bytes
-                    self.flush(last=True)
-                    self._wait()
-                finally:
-                    self._src = None
-            res.resumed_at = cp.offset
-        return res
-
-    def _start(self, source: str, path: str, raw: Any, st: os.stat_result, from_start: bool) -> Checkpoint:
-        """Where to start reading: the committed checkpoint when it still describes this file, else 0."""
-        old = self.checkpoints.get(source)
-        head_len = min(HEAD_HASH_BYTES, st.st_size)
-        fresh = Checkpoint(source=source, path=os.path.abspath(path), dev=st.st_dev, ino=st.st_ino,
-                           size=st.st_size, head_len=head_len, head_sha256=_head_sha(raw, head_len),
-                           seq=old.seq if old else 0)
-        if old is None or from_start:
-            return fresh
-        plain = _head_bytes(raw, 2) != GZIP_MAGIC
-        same = (st.st_size >= old.size and (not plain or st.st_size >= old.offset)
-                and _head_sha(raw, old.head_len) == old.head_sha256)
-        if not same:  # truncated in place (copytruncate) or a new file on a reused inode
-            return fresh
-        return _replace(old, path=os.path.abspath(path), segments=())
-
     def ingest_bytes(self, data: bytes, opts: F.ParseOptions) -> SourceResult:
         """Ingest bytes already in memory (remote command output, tests)."""
         res = SourceResult(source=opts.source)
@@ -803,20 +682,6 @@ class Ingestor:
 
 
 # ------------------------------------------------------------------ helpers
-def _head_bytes(raw: Any, n: int) -> bytes:
-    return os.pread(raw.fileno(), n, 0)
-
-
-def _head_sha(raw: Any, n: int) -> str:
-    return hashlib.sha256(_head_bytes(raw, n)).hexdigest()
-
-
-def _replace(obj: _D, **kw: Any) -> _D:
-    from dataclasses import replace
-
-    return replace(obj, **kw)  # type: ignore[type-var]
-
-
 def _safe_read(stream: Any) -> bytes:
     try:
         return stream.read(16 << 20) or b""

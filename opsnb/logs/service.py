@@ -14,7 +14,6 @@ import os
 import resource
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -151,19 +150,26 @@ class Logs:
              service: str | None = None, host: str | None = None, header_regex: str | None = None,
              assume_tz: str = "UTC", poll: float = 0.5, idle_timeout: float | None = None,
              max_seconds: float | None = None, stop: Callable[[IngestSummary], bool] | None = None,
-             from_start: bool = True) -> IngestSummary:
+             from_start: bool = False, only_new: bool = False) -> IngestSummary:
         """Follow the files of a directory, ingesting whole lines as they are appended.
 
-        Stops when ``stop(summary)`` returns True, after ``idle_timeout`` seconds without new data,
-        or after ``max_seconds``; at least one of them is required. Rotated (replaced or
-        truncated) files are read again from their start.
+        Each file resumes from its checkpoint, so a tail restarted after any crash (``kill -9``
+        too) goes on where the committed rows end: nothing lost, nothing twice. Rotated files
+        (rename + create, copytruncate) are finished, then the new file is read from its start
+        (see :mod:`opsnb.logs.tail`). Stops when ``stop(summary)`` returns True, after
+        ``idle_timeout`` seconds without new data, or after ``max_seconds``; at least one of them
+        is required.
 
         Args:
             directory: Directory to watch.
             pattern: Glob of file names in it (``*.log``).
-            from_start: Read what the files already hold (else only what is appended).
+            from_start: Read every file again from its first byte, checkpoints or not (its rows are
+                stored again).
+            only_new: Files never read before start at their current end (only what is appended).
             poll: Seconds between looks.
         """
+        from opsnb.logs.tail import DirectoryTail
+
         self._require()
         root = Path(directory)
         if not root.is_dir():
@@ -173,21 +179,16 @@ class Logs:
                                   field="stop")
         base = self._options(format=format, service=service, host=host, header_regex=header_regex,
                              assume_tz=assume_tz, max_future=None)
-        state: dict[str, dict[str, Any]] = {}  # path -> inode, offset, pending bytes, line, format, result
         t0 = time.perf_counter()
         last_data = t0
         ing = self._ingestor(None, None, "quarantine")
         summary = IngestSummary([], 0.0)
+        follower = DirectoryTail(ing, root, pattern, base, from_start=from_start, only_new=only_new)
         try:
             while True:
-                got = False
-                for path in sorted(root.glob(pattern)):
-                    if not path.is_file():
-                        continue
-                    got |= self._tail_file(ing, path, state, base, from_start)
-                ing.sync()
+                got = follower.poll()
                 now = time.perf_counter()
-                summary = IngestSummary([st["result"] for st in state.values()], now - t0, _peak_rss_mb())
+                summary = IngestSummary(list(follower.results.values()), now - t0, _peak_rss_mb())
                 if got:
                     last_data = now
                 if stop is not None and stop(summary):
@@ -199,43 +200,8 @@ class Logs:
                 time.sleep(poll)
         finally:
             ing.close()
-        self._audit(f"tail:{root}", summary, {"pattern": pattern, "format": format})
+        self._audit(f"tail:{root}", summary, {"pattern": pattern, "format": format, "from_start": from_start})
         return summary
-
-    @staticmethod
-    def _tail_file(ing: Ingestor, path: Path, state: dict[str, dict[str, Any]], base: ParseOptions,
-                   from_start: bool) -> bool:
-        st = os.stat(path)
-        key = str(path)
-        s = state.get(key)
-        if s is None:
-            s = state[key] = {"inode": st.st_ino, "offset": 0 if from_start else st.st_size, "line": 1,
-                              "format": base.format, "result": SourceResult(source=key)}
-        if s["inode"] != st.st_ino or st.st_size < s["offset"]:
-            s.update(inode=st.st_ino, offset=0, line=1)  # rotated or truncated
-        if st.st_size <= s["offset"]:
-            return False
-        with open(path, "rb") as fh:
-            fh.seek(s["offset"])
-            data = fh.read(st.st_size - s["offset"])
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            return False  # wait for the line to end
-        data = data[: cut + 1]
-        s["offset"] += len(data)
-        opts = replace(base, source=key, format=s["format"])
-        res = SourceResult(source=key)
-        ing.ingest_bytes_into(data, opts, res, first_line=s["line"])
-        s["line"] += data.count(b"\n")
-        if s["format"] is None and res.format:
-            s["format"] = res.format  # detected once, kept for the appended lines
-        total: SourceResult = s["result"]
-        total.format = res.format or total.format
-        for f in ("lines", "events", "stored", "spans", "quarantined", "blank", "bytes"):
-            setattr(total, f, getattr(total, f) + getattr(res, f))
-        total.reasons.update(res.reasons)
-        total.error = res.error or total.error
-        return True
 
     def ingest_remote(self, selector: str | Sequence[str], *, unit: str | None = None, path: str | None = None,
                       since: Any = "-1h", lines: int = 100_000, format: str | None = None,

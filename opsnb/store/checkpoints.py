@@ -52,6 +52,7 @@ class Checkpoint:
     format: str | None = None
     seq: int = 0
     segments: tuple[str, ...] = ()  # the last batch's segments, relative to the lake root
+    cursor: str | None = None  # sources resumed by a cursor (a remote journal): the last committed entry's
 
 
 def source_id(dev: int, ino: int) -> str:
@@ -121,6 +122,21 @@ class Checkpoints:
                             path=str(self.path(source))) from None
         raw["segments"] = tuple(raw.get("segments") or ())
         return Checkpoint(**raw)
+
+    def all(self) -> list[Checkpoint]:
+        """Every committed checkpoint (unreadable ones skipped: :meth:`get` names them)."""
+        try:
+            names = sorted(os.listdir(self.dir))
+        except FileNotFoundError:
+            return []
+        out = []
+        for n in names:
+            if n.endswith(".json") and not n.startswith("."):
+                with contextlib.suppress(LakeError, TypeError):
+                    cp = self.get(n[: -len(".json")])
+                    if cp is not None:
+                        out.append(cp)
+        return out
 
     def seq(self, source: str) -> int | None:
         """The committed ``seq`` of ``source`` (for readers deciding whether a pending segment is live)."""
