@@ -86,7 +86,12 @@ def status_cmd(ops: Any, at: datetime | None, fmt: str) -> None:
     Example:
         opsnb slo status --format json
     """
-    emit(ops.slos.status(at), fmt)
+    df = ops.slos.status(at)
+    if fmt == "table":
+        # an overspent budget has no time left to run out: say "exhausted", not "0s"
+        spent = df["budget_remaining"].astype(float) <= 0
+        df["exhaustion_s"] = df["exhaustion_s"].astype(object).where(~spent, "exhausted")
+    emit(df, fmt)
 
 
 @cli.command("export")

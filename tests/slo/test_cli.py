@@ -82,3 +82,18 @@ def test_bad_input_exits_with_a_clear_error(ws: Path, tmp_path: Path) -> None:
     assert code == 0 and len(rows) == 4 and not any(r["taken"] for r in rows)
     # the excluded hour held every error: checkout's budget is whole again
     assert {r["step"]: r["value"] for r in rows if r["slo"] == "checkout-availability"}["freeze-deploys"] == 1.0
+
+
+def test_status_says_exhausted_when_the_budget_is_spent(tmp_path: Path) -> None:
+    ops = make_ops(tmp_path / "ws")
+    demo.write(ops.slos.directory, ("checkout",))
+    write_traffic(ops, minutes=1440, services=("checkout",),
+                  errors=[("checkout", T0.replace(hour=1), T0.replace(hour=20), 0.5)])
+    ops.close()
+    code, out = run(tmp_path / "ws", "status", "--at", "2026-11-02T00:00Z", "--format", "json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["checkout-availability"]["budget_remaining"] < 0
+    code, out = run(tmp_path / "ws", "status", "--at", "2026-11-02T00:00Z",
+                    "--columns", "name,budget_remaining,exhaustion_s")
+    line = next(ln for ln in out.splitlines() if ln.startswith("checkout-availability "))
+    assert code == 0 and "exhausted" in line and " 0s" not in line
