@@ -16,7 +16,6 @@ import hashlib
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 from datetime import datetime, timedelta
@@ -26,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, update
 
 from opsnb.runbooks.models import RunLock, RunRecord
+from opsnb.store import processes
+from opsnb.store.processes import identity  # noqa: F401 - the owner id runs record
 from opsnb.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -35,47 +36,12 @@ HEARTBEAT_S = 5.0
 STALE_AFTER = 6  # heartbeats missed before a run of another host counts as orphaned
 NO_OWNER_AFTER = timedelta(days=1)  # rows written before owners existed
 log = logging.getLogger("opsnb.runbooks")
-_HOST = socket.gethostname()
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, process group, start ticks) of a process from /proc, or None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError):
-        return None
-    fields = raw.rsplit(")", 1)[1].split()  # the command name may hold spaces and parentheses
-    return fields[0], int(fields[2]), int(fields[19])
-
-
-def _alive(pid: int, ticks: str = "") -> bool:
-    """Whether process ``pid`` runs (a zombie does not), and is the one started at ``ticks``."""
-    st = _stat(pid)
-    if st is None:
-        if Path("/proc/self/stat").exists():
-            return False
-        try:  # no /proc (macOS): signal 0 says whether the pid exists
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    if st[0] in ("Z", "X"):
-        return False
-    return not ticks or str(st[2]) == ticks
-
-
-def identity(pid: int | None = None) -> str:
-    """``host:pid:start`` of a process (this one by default)."""
-    pid = os.getpid() if pid is None else pid
-    st = _stat(pid)
-    return f"{_HOST}:{pid}:{st[2] if st else ''}"
+_HOST = processes.HOST
 
 
 def kernel_identity(pid: int) -> str:
     """``host:pid:pgid:start`` of a kernel process, recorded when a run takes it."""
-    st = _stat(pid)
+    st = processes.stat(pid)
     try:
         pgid = st[1] if st else os.getpgid(pid)
     except OSError:
@@ -89,7 +55,7 @@ def owner_gone(owner: str, heartbeat_at: datetime | None, created_at: datetime, 
         return "it has no recorded owner and was left unfinished" if created_at < now - NO_OWNER_AFTER else ""
     host, pid, ticks = owner.rsplit(":", 2)
     if host == _HOST:
-        if pid.isdigit() and not _alive(int(pid), ticks):
+        if pid.isdigit() and not processes.alive(int(pid), ticks):
             return f"its owner (pid {pid} on {host}) is gone"
         return ""
     last = heartbeat_at or created_at
@@ -108,16 +74,16 @@ def kill_kernel(kernel: str, timeout: float = 5.0) -> str:
         return f"its kernel runs on {host}; stop it there"
     pid, pgid = int(pid_s), int(pgid_s)
     members = _group(pgid, ticks)
-    if _alive(pid, ticks):
+    if processes.alive(pid, ticks):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
     for m in members:  # the leader died alone (its parent poller): its children remain in the group
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(m, signal.SIGKILL)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (_alive(pid, ticks) or any(_alive(m) for m in members)):
+    while time.monotonic() < deadline and (processes.alive(pid, ticks) or any(processes.alive(m) for m in members)):
         time.sleep(0.02)
-    left = [m for m in [pid, *members] if _alive(m, ticks if m == pid else "")]
+    left = [m for m in [pid, *members] if processes.alive(m, ticks if m == pid else "")]
     if left:
         return f"kernel processes {', '.join(map(str, left))} did not stop"
     return f"its kernel (process group {pgid}) was killed"
@@ -130,7 +96,7 @@ def _group(pgid: int, ticks: str) -> list[int]:
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
-            st = _stat(int(entry.name))
+            st = processes.stat(int(entry.name))
             # A later process can reuse a dead leader's number, never start before it.
             if st and st[1] == pgid and st[0] not in ("Z", "X") and (not ticks or st[2] >= int(ticks)):
                 out.append(int(entry.name))

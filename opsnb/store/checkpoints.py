@@ -92,13 +92,10 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether the writer ``pid`` of a temp file still runs (a zombie does not)."""
+    from opsnb.store.processes import alive
+
+    return alive(pid)
 
 
 class Checkpoints:

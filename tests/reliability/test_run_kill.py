@@ -24,7 +24,8 @@ import pytest
 from sqlalchemy import update
 
 from opsnb.runbooks.models import RunRecord
-from opsnb.runbooks.recovery import _group, _stat
+from opsnb.runbooks.recovery import _group
+from opsnb.store.processes import stat as _stat
 from opsnb.store.types import utcnow
 from opsnb.workbench import connect
 from tests.conftest import make_ops
