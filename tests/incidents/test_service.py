@@ -82,7 +82,8 @@ def test_lifecycle_sets_milestones_and_timeline(ops) -> None:
     with pytest.raises(Conflict):
         ops.incidents.update(inc.id, status="triggered")
     audit = ops.audit.list(target=inc.id)
-    assert set(audit["action"]) == {"incident.create", "incident.update"}
+    # resolving a SEV1 drafts its postmortem (the postmortem_auto_draft setting)
+    assert set(audit["action"]) == {"incident.create", "incident.update", "postmortem.draft"}
 
 
 def test_status_time_out_of_order_is_refused(ops) -> None:
