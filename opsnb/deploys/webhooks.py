@@ -9,6 +9,9 @@ provider deploy (``in_progress`` then ``success``) finishes the running record.
 
 Mapping:
 
+The service is ``?service=`` when the route is called with it, else the repository's (project's)
+name as a slug (``Gitlab Test`` -> ``gitlab-test``).
+
 - GitHub ``deployment_status``: service = repository name, env = ``deployment.environment``,
   version = ``deployment.payload.version`` or the first 12 digits of ``deployment.sha``, id
   ``gh-<deployment id>``; ``success`` → succeeded, ``failure``/``error`` → failed, pending
@@ -114,6 +117,14 @@ def _load(raw: bytes | str | Any, source: str) -> tuple[Any, str]:
     return raw, json.dumps(raw, default=str)
 
 
+def _service(value: str, path: str, override: str | None) -> str:
+    """``?service=`` when given, else the project's name as a slug (``Gitlab Test`` -> ``gitlab-test``)."""
+    if override:
+        return _name(override, "service")
+    slug = re.sub(r"[^A-Za-z0-9._/-]+", "-", value.strip()).strip("-").lower() if isinstance(value, str) else value
+    return _name(slug, path)
+
+
 def _name(value: str, path: str) -> str:
     from opsnb.deploys.service import NAME
 
@@ -122,13 +133,14 @@ def _name(value: str, path: str) -> str:
     return value
 
 
-def parse_github(raw: bytes | str | Any, *, event: str, delivery: str | None, env: str = "prod") -> Prepared:
+def parse_github(raw: bytes | str | Any, *, event: str, delivery: str | None, env: str = "prod",
+                 service: str | None = None) -> Prepared:
     """A GitHub ``deployment_status`` or ``workflow_run`` webhook body (``X-GitHub-Event``)."""
     body, text = _load(raw, "GitHub webhook")
     if not isinstance(body, dict):
         raise ValidationError("bad webhook: the body must be a JSON object", field="body")
     prep = Prepared("github", event, f"github:{delivery}" if delivery else None, text)
-    service = _name(_get(body, "repository.name"), "repository.name")
+    service = _service(_get(body, "repository.name"), "repository.name", service)
     if event == "deployment_status":
         state = _get(body, "deployment_status.state")
         sha = _get(body, "deployment.sha")
@@ -181,14 +193,15 @@ def parse_github(raw: bytes | str | Any, *, event: str, delivery: str | None, en
                           field="X-GitHub-Event")
 
 
-def parse_gitlab(raw: bytes | str | Any, *, delivery: str | None, env: str = "prod") -> Prepared:
+def parse_gitlab(raw: bytes | str | Any, *, delivery: str | None, env: str = "prod",
+                 service: str | None = None) -> Prepared:
     """A GitLab deployment or pipeline hook body (``object_kind`` tells which)."""
     body, text = _load(raw, "GitLab webhook")
     if not isinstance(body, dict):
         raise ValidationError("bad webhook: the body must be a JSON object", field="body")
     kind = _get(body, "object_kind")
     prep = Prepared("gitlab", kind, f"gitlab:{delivery}" if delivery else None, text)
-    service = _name(_get(body, "project.name"), "project.name")
+    service = _service(_get(body, "project.name"), "project.name", service)
     actor = _get(body, "user.username", required=False) or "gitlab"
     if kind == "deployment":
         state = _get(body, "status")
@@ -291,6 +304,7 @@ def store(wb: Workbench, prep: Prepared) -> Stored:
                 if existing is None:
                     fields = {k: v for k, v in f.items()}
                     fields.setdefault("previous_version", None)
+                    fields.setdefault("id", None)
                     fields.setdefault("commit", None)
                     fields["actor"] = fields.get("actor") or wb.user
                     dep = deploys._insert(s, rollback_of=None, source=prep.provider, **fields)
