@@ -63,7 +63,7 @@ class Domain:
 DOMAINS: tuple[Domain, ...] = (
     Domain("store", "store", "Store", commands=("lake",)),
     Domain("access", "access", "Access", commands=("user", "token=token_cli"), tables=True),
-    Domain("audit", "audit", "Audit", commands=("audit",), tables=True),
+    Domain("audit", "audit", "Audit", commands=("audit",), tables=True, api="audit"),
     Domain("servers", "fleet", "Fleet", commands=("fleet",), tables=True, demo=True),
     Domain("deploys", "deploys", "Deploys", commands=("deploys",), tables=True, api="deploys", demo=True),
     Domain("changes", "changes", "Changes", commands=("change",), tables=True, api="changes"),
@@ -78,7 +78,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("notify", "notify", "Notify", commands=("notify",), tables=True, api="notify", preload=True),
     Domain("runbooks", "runbooks", "Runbooks", commands=("runbook", "scheduler=scheduler"), tables=True,
            api="runbooks", demo=True, preload=True),
-    Domain("logs", "logs", "Logs", commands=("logs",)),
+    Domain("logs", "logs", "Logs", commands=("logs",), api="logs"),
     Domain("traces", "traces", "Traces", commands=("traces",)),
     Domain("web", commands=("up=up",), api="health"),
     Domain("demo", commands=("demo=demo",)),

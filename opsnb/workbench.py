@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
@@ -70,6 +73,11 @@ class _Service(Generic[S]):
         return svc
 
 
+# (workbench, user, via) of the identity acting in this thread or task; per context, so two API
+# requests served at once act as their own users.
+_ACTING: ContextVar[tuple[Workbench, str, str | None] | None] = ContextVar("opsnb_acting", default=None)
+
+
 class Workbench:
     """An open workspace. Create it with :func:`opsnb.connect`.
 
@@ -85,7 +93,7 @@ class Workbench:
 
         self.settings = settings
         self.workspace = Path(settings.workspace).resolve()
-        self.user = current_user(str(settings.user))
+        self._user = current_user(str(settings.user))
         self._services: dict[str, Any] = {}
         self._services_lock = threading.Lock()
         self._db_lock = threading.Lock()  # apart from the services' lock: a service may open the db
@@ -126,6 +134,31 @@ class Workbench:
         from opsnb.store.lake import Lake
 
         return Lake(self.workspace / "lake")
+
+    @property
+    def user(self) -> str:
+        """Who is acting: inside :meth:`acting_as` (an API request) its user, else the workbench's own."""
+        acting = _ACTING.get()
+        return acting[1] if acting is not None and acting[0] is self else self._user
+
+    @user.setter
+    def user(self, value: str) -> None:
+        self._user = value
+
+    @property
+    def acting_via(self) -> str | None:
+        """The credential of the acting identity inside :meth:`acting_as` (``token:<id>``, ...), else None."""
+        acting = _ACTING.get()
+        return acting[2] if acting is not None and acting[0] is self else None
+
+    @contextmanager
+    def acting_as(self, user: str, *, via: str | None = None) -> Iterator[None]:
+        """Act as ``user`` in this context (thread or task) only: the API serves many people at once."""
+        reset = _ACTING.set((self, user, via))
+        try:
+            yield
+        finally:
+            _ACTING.reset(reset)
 
     # One property per row of the domain table with a service (a test keeps the two equal).
     store: _Service[Store] = _Service()

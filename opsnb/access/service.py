@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from opsnb.store.types import utcnow
 if TYPE_CHECKING:
     import pandas as pd
 
+    from opsnb.access.tokens import Tokens
     from opsnb.workbench import Workbench
 
 
@@ -29,6 +31,13 @@ class Access:
 
     def __init__(self, wb: Workbench) -> None:
         self._wb = wb
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        """API tokens and webhook senders (``ops.access.tokens``)."""
+        from opsnb.access.tokens import Tokens
+
+        return Tokens(self._wb)
 
     def role(self, user: str | None = None) -> str:
         """The role of ``user`` (default: the acting user), read in the caller's unit of work if one is open."""

@@ -81,6 +81,9 @@ class Audit:
             secret_keys: Extra parameter names to redact.
         """
         clean = json.loads(json.dumps(redact(params or {}, secret_keys=secret_keys), default=str))
+        via = self._wb.acting_via if actor is None else None
+        if via:  # an API request: the record names the credential (token id) as well as the user
+            clean = {**clean, "via": via} if isinstance(clean, dict) else clean
         with self._wb.db.session() as session:
             # Updating the head first takes the write lock (row lock on PostgreSQL,
             # database lock on SQLite), so concurrent appends form one chain.

@@ -23,11 +23,19 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def all_routes() -> list[tuple[str, Any]]:
-    """Every (pattern, handler) of the API, with the prefix applied."""
+    """Every (pattern, handler) of the API, with the prefix applied; a JSON 404 for any other path under it.
+
+    Each handler learns its OpenAPI path template (``handler.route``), which labels its metrics.
+    """
+    from opsnb.web.base import FallbackHandler
+    from opsnb.web.openapi import path_template
+
     out: list[tuple[str, Any]] = []
-    for name in ROUTE_MODULES:
+    for name in (*ROUTE_MODULES, "opsnb.web.meta"):
         for pattern, handler in importlib.import_module(name).routes():
+            handler.route = path_template(pattern, handler)[0]
             out.append((API_PREFIX + pattern, handler))
+    out.append((API_PREFIX + r"(/.*)?", FallbackHandler))
     return out
 
 
@@ -48,7 +56,8 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     from opsnb.web.base import ApiState
 
     base = serverapp.web_app.settings["base_url"]
-    state = ApiState()
+    # People logged in to Jupyter (or JupyterHub) reach the API as themselves.
+    state = ApiState(identity_provider=getattr(serverapp, "identity_provider", None))
     serverapp.web_app.settings["opsnb"] = state
     handlers = [(url_path_join(base, pattern), handler) for pattern, handler in all_routes()]
     serverapp.web_app.add_handlers(".*$", handlers)

@@ -24,7 +24,7 @@ from typing import Any
 
 from opsnb.errors import ValidationError
 from opsnb.timeparse import parse_instant
-from opsnb.web.base import ApiHandler
+from opsnb.web.base import ANY, BOOL, INT, LIST, STR, ApiHandler, endpoint, obj, page_of
 
 log = logging.getLogger(__name__)
 _ticker_lock = threading.Lock()
@@ -157,9 +157,13 @@ def _writer(handler: ApiHandler) -> _Writer:
 class AlertmanagerHandler(ApiHandler):
     """``POST /alerts/alertmanager``: an Alertmanager webhook (version 4)."""
 
+    @endpoint("Receive an Alertmanager webhook (version 4)", scope="alerts:write", role="viewer", ingest=True,
+              status=202, body=obj(("version", "alerts"), version=STR, alerts=LIST),
+              response=obj(("receipt",), status=STR, receipt=ANY, received=INT, new=INT, changed=INT, deduped=INT))
     async def post(self) -> None:
         writer = _writer(self)
         res = await writer.submit(writer.alerts.prepare_alertmanager(self.request.body))
+        self.state.metrics.ingested("alertmanager", res.received)
         _start_ticker(self)
         self.reply({"status": "accepted", "receipt": res.receipt_id, "received": res.received, "new": res.new,
                     "changed": res.changed, "deduped": res.deduped}, 202)
@@ -168,10 +172,14 @@ class AlertmanagerHandler(ApiHandler):
 class EventsHandler(ApiHandler):
     """``POST /alerts/events``: one Events-v2-style event, or an array of them."""
 
+    @endpoint("Receive one Events-v2-style event or an array of them", scope="alerts:write", role="viewer",
+              ingest=True, status=202, body={"type": ["object", "array"]},
+              response=obj(("status",), status=STR, message=STR, receipt=ANY))
     async def post(self) -> None:
         body = self.json_body()
         writer = _writer(self)
         res = await writer.submit(writer.alerts.prepare_events(body))
+        self.state.metrics.ingested("events", res.received)
         _start_ticker(self)
         if isinstance(body, list):
             self.reply({"status": "success", "message": f"{res.received} events processed",
@@ -187,6 +195,10 @@ class SloHandler(ApiHandler):
 
     FIELDS = ("slo", "tier", "burn_rate", "window", "firing", "service")
 
+    @endpoint("Receive an SLO burn-rate alert", scope="alerts:write", role="viewer", ingest=True, status=202,
+              body=obj(("slo", "tier", "burn_rate", "window", "firing"), slo=STR, tier=STR, burn_rate={"type": "number"},
+                       window=STR, firing=BOOL, service=STR),
+              response=obj(("receipt",), status=STR, receipt=ANY, fingerprint=STR))
     async def post(self) -> None:
         body = self.json_body()
         if not isinstance(body, dict):
@@ -198,25 +210,24 @@ class SloHandler(ApiHandler):
                                   + [f"{m}: missing" for m in missing], field="body")
         writer = _writer(self)
         res = await writer.submit(writer.alerts.prepare_slo(**{k: body.get(k) for k in self.FIELDS}))
+        self.state.metrics.ingested("slo", 1)
         _start_ticker(self)
         self.reply({"status": "accepted", "receipt": res.receipt_id, "fingerprint": res.fingerprints[0],
                     "new": res.new, "changed": res.changed, "deduped": res.deduped}, 202)
 
 
 class AlertsHandler(ApiHandler):
-    """``GET /alerts?status=&since=&labels=&limit=``."""
+    """``GET /alerts?status=&since=&labels=&limit=&cursor=``."""
 
+    @endpoint("List alerts, newest first", paginated=True,
+              query={"status": {"enum": ["firing", "acknowledged", "resolved"]}, "since": STR,
+                     "labels": {**STR, "description": 'label matchers, e.g. service="checkout"'}},
+              response=page_of("alerts"))
     def get(self) -> None:
-        status = self.get_query_argument("status", None) or None
-        labels = self.get_query_argument("labels", None) or None
-        raw_limit = self.get_query_argument("limit", "1000")
-        if not raw_limit.isdigit() or not 0 < int(raw_limit) <= 100_000:
-            raise ValidationError("limit must be an integer from 1 to 100000", field="limit")
-        if status is not None and status not in ("firing", "acknowledged", "resolved"):
-            raise ValidationError("status must be firing, acknowledged or resolved", field="status")
-        df = self.ops.alerts.list(status=status, since=query_time(self, "since", ago=True), labels=labels,
-                                  limit=int(raw_limit))
-        self.reply({"alerts": frame_records(df), "count": len(df)})
+        status = self.query_choice("status", ("firing", "acknowledged", "resolved"))
+        df = self.ops.alerts.list(status=status, since=query_time(self, "since", ago=True), labels=self.query("labels"),
+                                  limit=100_000)
+        self.page("alerts", frame_records(df))
 
 
 def routes() -> list[tuple[str, Any]]:

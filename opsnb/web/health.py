@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from opsnb import __version__
-from opsnb.web.base import ApiHandler
+from opsnb.web.base import STR, ApiHandler, endpoint, obj
 
 
 class HealthHandler(ApiHandler):
-    auth = False
-
+    @endpoint("Is the API up, and can it reach its state database", public=True, offload=False,
+              response=obj(("status",), status=STR, version=STR, database=STR))
     def get(self) -> None:
         ops = self.ops
         ops.db.ping()

@@ -7,32 +7,33 @@ from typing import Any
 
 from opsnb.cliutil import records_of
 from opsnb.errors import ValidationError
-from opsnb.web.base import ApiHandler
+from opsnb.web.base import OBJ, ApiHandler, endpoint, page_of
 
 
 class DeliveriesHandler(ApiHandler):
+    @endpoint("Notification deliveries, newest first", paginated=True,
+              query={"status": {"enum": ["pending", "retrying", "sent", "failed"]}, "channel": {"type": "string"}},
+              response=page_of("deliveries"))
     def get(self) -> None:
-        raw = self.get_query_argument("limit", "100")
-        if not raw.isdigit() or not 0 <= int(raw) <= 10000:
-            raise ValidationError(f"limit must be 0..10000, got {raw[:20]!r}", field="limit")
         status = self.get_query_argument("status", None) or None
         if status is not None and status not in ("pending", "retrying", "sent", "failed"):
             raise ValidationError(f"status {status[:20]!r} is not pending, retrying, sent or failed", field="status")
         df = self.ops.notify.deliveries(status=status, channel=self.get_query_argument("channel", None) or None,
-                                        limit=int(raw))
-        self.reply({"deliveries": records_of(df), "count": len(df)})
+                                        limit=10000)
+        self.page("deliveries", records_of(df))
 
 
 class DeliveryHandler(ApiHandler):
+    @endpoint("One delivery with every attempt", response=OBJ)
     def get(self, did: str) -> None:
         d = self.ops.notify.get(int(did))
         self.reply(records_of(d)[0])
 
 
 class ChannelsHandler(ApiHandler):
+    @endpoint("Notification channels", paginated=True, response=page_of("channels"))
     def get(self) -> None:
-        df = self.ops.notify.channels()
-        self.reply({"channels": records_of(df), "count": len(df)})
+        self.page("channels", records_of(self.ops.notify.channels()))
 
 
 def routes() -> list[tuple[str, Any]]:

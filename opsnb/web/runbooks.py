@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from opsnb.errors import ValidationError
-from opsnb.web.base import ApiHandler
+from opsnb.web.base import ANY, BOOL, OBJ, STR, ApiHandler, endpoint, obj, page_of
 
 _RUN_KEYS = {"params", "dry_run", "reason", "approve", "wait", "timeout", "interactive"}
 
@@ -18,17 +18,24 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class RunbooksHandler(ApiHandler):
+    @endpoint("List runbooks", paginated=True, response=page_of("runbooks"))
     def get(self) -> None:
         df = self.ops.runbooks.list()
-        self.reply({"runbooks": json.loads(df.to_json(orient="records"))})
+        self.page("runbooks", json.loads(df.to_json(orient="records")))
 
 
 class RunbookHandler(ApiHandler):
+    @endpoint("One runbook: parameters, targets, steps", response=OBJ)
     def get(self, name: str) -> None:
-        self.reply(self.ops.runbooks.get(name).as_dict())
+        self.reply(_jsonable(self.ops.runbooks.get(name).as_dict()))
 
 
 class RunbookRunsHandler(ApiHandler):
+    @endpoint("Start a run of a runbook (answers at once; poll /runs/{run_id})", scope="runbooks:run",
+              role="responder", status=202,
+              body=obj(params=OBJ, dry_run=BOOL, reason=STR, approve={"type": "array", "items": STR},
+                       timeout={"type": "number"}, interactive=BOOL, extra=False),
+              response=obj(("id",), id=STR, status=STR))
     def post(self, name: str) -> None:
         body = self.json_body() if self.request.body else {}
         if not isinstance(body, dict):
@@ -59,22 +66,24 @@ class RunbookRunsHandler(ApiHandler):
 
 
 class RunHandler(ApiHandler):
+    @endpoint("A run's status with its progress events after ?since=N",
+              query={"since": {"type": "integer", "minimum": 0}}, response=obj(("status",), status=STR, events=ANY))
     def get(self, run_id: str) -> None:
-        try:
-            since = int(self.get_query_argument("since", "0"))
-        except ValueError:
-            raise ValidationError("since must be an integer", field="since") from None
+        since = self.query_int("since", 0, 0, 10**9)
         row = self.ops.runbooks.record(run_id)
         row["events"] = self.ops.runbooks.events(run_id, since=max(0, since))
         self.reply(_jsonable(row))
 
 
 class RunApprovalsHandler(ApiHandler):
+    @endpoint("Approvals asked for by a run's confirm() steps", response=obj(approvals={"type": "array"}))
     def get(self, run_id: str) -> None:
         self.ops.runbooks.record(run_id)
         self.reply({"approvals": json.loads(self.ops.runbooks.approvals(run_id).to_json(orient="records",
                                                                                       date_format="iso"))})
 
+    @endpoint("Answer a paused confirm() step", scope="runbooks:run", role="responder",
+              body=obj(("approve",), approve=BOOL, step=STR, reason=STR), response=OBJ)
     def post(self, run_id: str) -> None:
         body = self.json_body()
         if not isinstance(body, dict) or not isinstance(body.get("approve"), bool):
@@ -88,10 +97,19 @@ class RunApprovalsHandler(ApiHandler):
 
 
 class RunCancelHandler(ApiHandler):
+    @endpoint("Cancel a run", scope="runbooks:run", role="responder", body=obj(reason=STR), response=OBJ)
     def post(self, run_id: str) -> None:
         body = self.json_body() if self.request.body else {}
         reason = str(body.get("reason", "")) if isinstance(body, dict) else ""
         self.reply(_jsonable(self.ops.runbooks.cancel(run_id, reason=reason)))
+
+
+class RunOutputHandler(ApiHandler):
+    @endpoint("A run's cells with their outputs", paginated=True, response=page_of("cells"))
+    def get(self, run_id: str) -> None:
+        self.ops.runbooks.record(run_id)
+        df = self.ops.runbooks.cells(run_id)
+        self.page("cells", json.loads(df.to_json(orient="records", date_format="iso")), extra={"run": run_id})
 
 
 def routes() -> list[tuple[str, Any]]:
@@ -104,4 +122,5 @@ def routes() -> list[tuple[str, Any]]:
         (f"/runs/{rid}", RunHandler),
         (f"/runs/{rid}/cancel", RunCancelHandler),
         (f"/runs/{rid}/approvals", RunApprovalsHandler),
+        (f"/runs/{rid}/output", RunOutputHandler),
     ]
