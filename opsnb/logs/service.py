@@ -205,53 +205,63 @@ class Logs:
 
     def ingest_remote(self, selector: str | Sequence[str], *, unit: str | None = None, path: str | None = None,
                       since: Any = "-1h", lines: int = 100_000, format: str | None = None,
-                      service: str | None = None, timeout: float = 120.0) -> IngestSummary:
+                      service: str | None = None, timeout: float = 120.0, from_start: bool = False,
+                      fetch_bytes: int = 8 << 20) -> IngestSummary:
         """Ingest logs from servers over SSH: the journal (``journalctl -o json``) or a file.
+
+        Each server's file or journal has a checkpoint: a rerun (after a crash too) reads what
+        was added since the committed rows end, nothing twice, no gap (see
+        :mod:`opsnb.logs.ingest_remote`).
 
         Args:
             selector: Which servers (see ``ops.fleet``).
             unit: Only this systemd unit (journal).
-            path: Read this file (its last ``lines`` lines) instead of the journal.
-            since: Journal entries since this time.
-            lines: Lines read from the end of ``path``.
+            path: Read this file instead of the journal (at first its last ``lines`` lines, then
+                what is appended; a rotated or truncated file from its start).
+            since: Journal entries since this time (when there is no checkpoint yet).
+            lines: Lines read from the end of ``path`` when it was never read.
             format: Format of ``path`` (default detected); the journal is always ``journald``.
+            from_start: Ignore the checkpoints: ``path`` from its first byte, the journal from ``since``.
+            fetch_bytes: Bytes fetched per round trip (a backlog takes several, each committed).
         """
+        from opsnb.logs.ingest_remote import RemoteIngest
+
         self._require()
         if path is not None:
             if not isinstance(lines, int) or lines < 1:
                 raise ValidationError(f"lines must be a positive integer, got {lines!r}", field="lines")
-            cmd = ["tail", "-n", str(lines), "--", path]
             fmt = format
+            since_s = ""
         else:
             start = parse_instant(since, name="since", ago=True)
-            cmd = ["journalctl", "-o", "json", "--no-pager", "--utc", "--since",
-                   start.strftime("%Y-%m-%d %H:%M:%S")]
-            if unit:
-                cmd += ["-u", unit]
+            since_s = start.strftime("%Y-%m-%d %H:%M:%S")
             fmt = "journald"
+        if isinstance(fetch_bytes, bool) or not isinstance(fetch_bytes, int) or fetch_bytes < 4096:
+            raise ValidationError(f"fetch_bytes must be an integer of at least 4096, got {fetch_bytes!r}",
+                                  field="fetch_bytes")
         t0 = time.perf_counter()
-        df = self._wb.fleet.run(selector, cmd, mutating=False, timeout=timeout, progress=False)
+        hosts = [srv.name for srv in self._wb.fleet.select(selector)]
         results: list[SourceResult] = []
         ing = self._ingestor(None, None, "quarantine")
+
+        def run(host: str, argv: list[str]) -> pd.DataFrame:
+            return self._wb.fleet.run([host], argv, mutating=False, timeout=timeout, progress=False)
+
+        remote = RemoteIngest(ing, run, from_start=from_start, fetch_bytes=fetch_bytes)
         try:
-            for row in df.itertuples():
-                src = f"{row.host}:{path or 'journald' + (':' + unit if unit else '')}"
-                if row.error or (row.exit_status is not None and not pd.isna(row.exit_status)
-                                 and int(row.exit_status) != 0):
-                    err = row.error or f"exit status {int(row.exit_status)}: {str(row.stderr or '').strip()[:300]}"
-                    results.append(SourceResult(source=src, error=str(err)))
-                    continue
-                out = row.stdout if isinstance(row.stdout, bytes | str) else ""
-                opts = self._options(format=fmt, service=service, host=str(row.host), header_regex=None,
+            for host in hosts:
+                src = f"{host}:{path or 'journald' + (':' + unit if unit else '')}"
+                opts = self._options(format=fmt, service=service, host=host, header_regex=None,
                                      assume_tz="UTC", max_future=None, source=src,
-                                     resource_attrs={"host.name": str(row.host)})
-                res = SourceResult(source=src)
-                ing.ingest_bytes_into(out.encode() if isinstance(out, str) else out, opts, res)
-                results.append(res)
+                                     resource_attrs={"host.name": host})
+                if path is not None:
+                    results.append(remote.file(host, path, opts, lines))
+                else:
+                    results.append(remote.journal(host, unit, since_s, opts))
         finally:
             ing.close()
         summary = IngestSummary(results, time.perf_counter() - t0, _peak_rss_mb())
-        self._audit(f"remote:{selector}", summary, {"unit": unit, "path": path})
+        self._audit(f"remote:{selector}", summary, {"unit": unit, "path": path, "from_start": from_start})
         return summary
 
     # ================================================================ query
