@@ -226,3 +226,33 @@ def test_cli_review_actions_export(world: Workbench, tmp_path: Path) -> None:
     # opsnb.cli.main prints an OpsnbError as one line and exits 1; the runner hands us the error itself
     assert res.exit_code != 0 and isinstance(res.exception, PostmortemError)
     assert "cannot be published" in str(res.exception)
+
+
+def test_dashboard_lists_postmortems_and_renders_the_published_one(world: Workbench, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """dashboards/postmortems.ipynb executed as Voila would, on this world (INC-2 published v2, in review since)."""
+    import html as html_lib
+
+    import nbformat
+    import papermill as pm
+
+    monkeypatch.setenv("OPSNB_WORKSPACE", str(world.workspace))  # the kernel inherits it
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(Path(__file__).resolve().parents[2] / "dashboards/postmortems.ipynb"), str(out),
+                        kernel_name="python3", parameters={}, progress_bar=False, cwd=str(tmp_path))
+    nb = nbformat.read(out, as_version=4)
+
+    def html_of(tag: str) -> str:
+        (cell,) = [c for c in nb.cells if tag in c.metadata.get("tags", [])]
+        assert not [o for o in cell.outputs if o.output_type == "error"]
+        return "".join(str(o.get("data", {}).get("text/html", "")) + str(o.get("data", {}).get("text/markdown", ""))
+                       for o in cell.outputs)
+
+    listing = html_of("list")
+    assert "INC-2" in listing and "in_review" in listing and "open_action_items" in listing
+    actions = html_of("actions")
+    assert "overdue**" in actions and "Rate-limit cache refills" in actions
+    published = html_of("published")
+    assert "version 2, published" in published and "sandbox='allow-scripts'" in published
+    frame = html_lib.unescape(published.split('srcdoc="', 1)[1].split('"></iframe>', 1)[0])
+    assert "The catalog cache stampeded; dave." in frame and frame.count("Plotly.newPlot(") == 2
