@@ -106,6 +106,35 @@ def export_ical(ops: Any, schedule: str, start: datetime, end: datetime, output:
         click.echo(text, nl=False)
 
 
+@cli.command("export")
+@click.argument("schedule")
+@click.option("--format", "fmt", type=click.Choice(["pagerduty"]), required=True,
+              help="pagerduty: a PagerDuty REST API v2 Schedule object (schedule layers).")
+@click.option("--user-id", "user_ids", multiple=True, metavar="NAME=PID",
+              help="PagerDuty user id of a person (repeatable); unmapped names are written as they are.")
+@click.option("--overrides", is_flag=True, help="Print the overrides body (POST /schedules/{id}/overrides) instead.")
+@pass_ops
+def export_cmd(ops: Any, schedule: str, fmt: str, user_ids: tuple[str, ...], overrides: bool) -> None:
+    """SCHEDULE as a PagerDuty Schedule object (JSON on stdout; notes on stderr).
+
+    \b
+    Example:
+        opsnb oncall export primary --format pagerduty --user-id alice=PXPGF42 > primary.json
+    """
+    import json
+
+    ids: dict[str, str] = {}
+    for item in user_ids:
+        name, sep, pid = item.partition("=")
+        if not sep or not name.strip() or not pid.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=PID", param_hint="--user-id")
+        ids[name.strip()] = pid.strip()
+    out = ops.oncall.export_pagerduty(schedule, user_ids=ids)
+    click.echo(json.dumps(out.overrides if overrides else out.body, indent=2))
+    for note in out.notes:
+        click.echo(f"note: {note}", err=True)
+
+
 @cli.command("import-ical")
 @click.argument("schedule")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))

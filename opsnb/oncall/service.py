@@ -31,6 +31,7 @@ from opsnb.oncall.rotation import Layer, Override, ScheduleSpec, to_utc
 from opsnb.store.types import utcnow
 
 if TYPE_CHECKING:
+    from opsnb.oncall.pagerduty import PagerDutySchedule
     from opsnb.workbench import Workbench
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -522,6 +523,24 @@ class OnCall:
         s0, e0 = to_utc(start, what="start"), to_utc(end, what="end")
         tz = self.get(schedule).timezone if tzid else None
         return export_shifts(schedule, self.final_shifts(schedule, s0, e0), stamp=utcnow(), tz_name=tz)
+
+    def export_pagerduty(self, schedule: str, *, user_ids: dict[str, str] | None = None) -> PagerDutySchedule:
+        """The schedule as a PagerDuty REST API v2 Schedule object (``POST /schedules`` body).
+
+        Args:
+            user_ids: PagerDuty user id per person (PagerDuty names users by its own ids).
+
+        Returns:
+            ``body`` (the layers, see :mod:`opsnb.oncall.pagerduty`) and ``notes`` (unmapped
+            users, overrides left out), with ``overrides`` the body of ``POST /schedules/{id}/overrides``.
+        """
+        from opsnb.oncall.pagerduty import overrides_object, schedule_object
+
+        info = self.get(schedule)
+        spec = self.spec(schedule)
+        out = schedule_object(spec, description=info.description, user_ids=user_ids)
+        out.overrides = overrides_object(spec, user_ids=user_ids)
+        return out
 
     def import_ical(self, schedule: str, text: str | bytes, *, reason: str = "") -> OverrideImport:
         """Import the events of a calendar as overrides of a schedule, all or nothing (needs responder).
