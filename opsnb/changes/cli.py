@@ -71,4 +71,4 @@ def list_cmd(ops: Any, service: str | None, env: str | None, kind: str | None, s
     df = ops.changes.list(service=service, env=env, kind=kind, since=since, limit=limit)
     if fmt != "json":
         df = df.assign(details=df["details"].map(lambda d: json.dumps(d, sort_keys=True)))
-    emit(df, fmt, columns=["id", "kind", "service", "env", "summary", "source", "at", "actor"])
+    emit(df, fmt, columns=["id", "kind", "service", "env", "summary", "source", "at", "actor", "details"])
