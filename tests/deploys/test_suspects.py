@@ -76,3 +76,47 @@ def test_the_demo_worlds_bad_checkout_deploy(ops: Workbench, demo_ops: Workbench
     staged = df[df["env"] == "staging"]
     assert len(staged) and staged["version"].iloc[0] == df.iloc[0]["version"]  # the bad version, staged first
     assert df["prod"].tolist() == sorted(df["prod"], reverse=True)  # every prod deploy ranks ahead
+
+
+def test_suspects_of_an_incident_rank_the_injected_bad_deploy_first(demo_ops: Workbench) -> None:
+    """``suspects("INC-1")`` on the demo world: the bad checkout deploy first, with its reasons."""
+    inc = demo_ops.incidents.get("INC-1")
+    df = demo_ops.deploys.suspects("INC-1")
+    top = df.iloc[0]
+    assert top["id"] == inc.linked("deploy")[0] and top["rank"] == 1
+    reasons = " | ".join(top["reasons"])
+    assert "same service" in reasons and "prod" in reasons and "later rolled back" in reasons
+    assert "error ratio stepped" in reasons  # the 5xx began right after it
+    assert (df["at"] <= inc.started_at).all() and df["score"].is_monotonic_decreasing
+    staged = df[(df["env"] == "staging") & (df["version"] == top["version"])]
+    assert len(staged) and staged.index[0] > 0  # the same version on staging is evidence, ranked lower
+    assert len(demo_ops.deploys.suspects("INC-1", within="1m")) < len(df)  # the window is honoured
+
+
+def test_other_changes_are_suspects_too(ops: Workbench) -> None:
+    _world(ops)
+    inc = ops.incidents.create(title="checkout 5xx", service="checkout", impact_start=T,
+                               detected_at=T + timedelta(minutes=2))
+    flag = ops.changes.record(kind="feature_flag", service="checkout", summary="new-cart on",
+                              at=T - timedelta(minutes=1))
+    ops.changes.record(kind="config", service="payments", summary="timeout 5s -> 1s", at=T - timedelta(minutes=1))
+    df = ops.deploys.suspects(inc.id, within="6h")
+    ids = df["id"].tolist()
+    assert flag.id in ids and ids.index(flag.id) < ids.index("prev-prod")
+    assert ids.index("bad-prod") < ids.index("stage")  # prod before staging
+    assert "rollback" not in ids  # after impact: not a suspect
+    row = df.set_index("id").loc[flag.id]
+    assert row["kind"] == "feature_flag" and "same service" in row["reasons"]
+
+
+def test_cli_suspects(demo_workspace) -> None:
+    from click.testing import CliRunner
+
+    from opsnb.cli import cli
+
+    res = CliRunner().invoke(cli, ["deploys", "suspects", "INC-1", "--format", "json", "-w", str(demo_workspace)])
+    assert res.exit_code == 0, res.output
+    import json
+
+    rows = json.loads(res.stdout)
+    assert rows[0]["rank"] == 1 and rows[0]["kind"] == "deploy" and rows[0]["reasons"]
