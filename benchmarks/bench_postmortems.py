@@ -3,8 +3,9 @@
 Figures (medians of 3 runs; ``--quick``: the 2-day world, 1 run):
 - first draft of INC-1's postmortem (``ops.postmortems.draft``: template check, a kernel in the
   runbook runner's minimal environment, every figure's queries, versioning), and its share spent in
-  kernel start (with papermill's overhead), in the query cells and in the chart cells (the
-  ``postmortem:chart`` cells), as the run records them (``ops.postmortems.runs()``);
+  kernel start (with papermill's overhead), in the setup cell (imports of pandas and Plotly,
+  ``opsnb.connect``), in the query cells and in the chart cells (the ``postmortem:chart`` cells), as
+  the run records them (``ops.postmortems.runs()``);
 - re-draft of the unchanged incident with one cold kernel, and with a warm kernel from a pool
   (what a long-lived process such as the API server or JupyterLab gets).
 Targets (issue 16): draft under 10 s, re-draft under 5 s.
@@ -46,7 +47,7 @@ def run(quick: bool) -> list[tuple[str, float, str]]:
     days, n = (2, 1) if quick else (14, 3)
     src = _world(days)
     first: list[float] = []
-    parts: dict[str, list[float]] = {"kernel_start": [], "queries": [], "charts": []}
+    parts: dict[str, list[float]] = {"kernel_start": [], "setup": [], "queries": [], "charts": []}
     cold: list[float] = []
     warm: list[float] = []
     with tempfile.TemporaryDirectory(prefix="opsnb-bench-pm-") as tmp:
@@ -83,6 +84,7 @@ def run(quick: bool) -> list[tuple[str, float, str]]:
     return [
         (f"draft INC-1, {days}-day world (target < 10 s)", total, "s"),
         ("  of which kernel start and papermill", med(parts["kernel_start"]), "s"),
+        ("  of which imports and opsnb.connect (setup cell)", med(parts["setup"]), "s"),
         ("  of which query cells", med(parts["queries"]), "s"),
         ("  of which chart cells", med(parts["charts"]), "s"),
         ("re-draft unchanged, cold kernel (target < 5 s)", med(cold), "s"),

@@ -7,8 +7,9 @@ setup cell that is removed before the output is kept, so the database URL is nev
 into the notebook (papermill parameters would have been). Known secret values are scrubbed
 from every output.
 
-The share of the time spent in the kernel start, in the query cells and in the chart cells
-(tagged ``postmortem:chart``) is returned with the notebook, for the benchmark and the run record.
+The share of the time spent in the kernel start, in the template's ``setup`` cell (imports and
+``opsnb.connect``), in the query cells and in the chart cells (tagged ``postmortem:chart``) is
+returned with the notebook, for the benchmark and the run record.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from opsnb.workbench import Workbench
 
 CHART_TAG = "postmortem:chart"
+SETUP_CELL = "setup"  # the template's imports and opsnb.connect(), timed apart from the queries
 
 _COLD: KernelPool | None = None
 
@@ -81,10 +83,12 @@ def execute(ops: Workbench, template: Path, incident_id: str, *, kernel_name: st
         total = time.perf_counter() - t0
         nb = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
     cells = {str(c.get("cell_id")): float(c.get("duration") or 0.0) for c in outcome.cells}
+    setup_s = cells.get(SETUP_CELL, 0.0)
     chart_s = sum(d for cid, d in cells.items() if cid in charts)
-    query_s = sum(d for cid, d in cells.items() if cid not in charts)
-    timings = {"total": round(total, 4), "kernel_start": round(max(0.0, total - chart_s - query_s), 4),
-               "queries": round(query_s, 4), "charts": round(chart_s, 4)}
+    query_s = sum(d for cid, d in cells.items() if cid not in charts and cid != SETUP_CELL)
+    timings = {"total": round(total, 4),
+               "kernel_start": round(max(0.0, total - chart_s - query_s - setup_s), 4),
+               "setup": round(setup_s, 4), "queries": round(query_s, 4), "charts": round(chart_s, 4)}
     if nb is not None:
         nb.get("metadata", {}).pop("opsnb_run", None)  # a runbook run's marker; a postmortem is not one
     if outcome.status != "succeeded":
