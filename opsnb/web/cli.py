@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from opsnb.cliutil import open_workbench, workspace_arg, workspace_option
+from opsnb.cliutil import DURATION, open_workbench, workspace_arg, workspace_option
 
 if TYPE_CHECKING:
     from opsnb.runbooks.scheduler import Scheduler
@@ -20,6 +20,15 @@ def _start_scheduler(ops: Any) -> Scheduler:
     return start_background(ops)
 
 
+def _start_live(ops: Any) -> Any:
+    """Keep a demo workspace's world going (None when the workspace is not a demo)."""
+    try:
+        from opsnb.demo.live import start_background
+    except ImportError:
+        return None
+    return start_background(ops)
+
+
 @click.command("up")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port on 127.0.0.1 (default: the 'port' setting, 8888).")
@@ -27,12 +36,25 @@ def _start_scheduler(ops: Any) -> Scheduler:
 @click.option("--root-dir", type=click.Path(file_okay=False, exists=True), default=".", show_default=True,
               help="Directory Lab and Voila serve (notebooks/, dashboards/, runbooks/ live here).")
 @click.option("--create", is_flag=True, help="Create the workspace if it does not exist (default: refuse).")
+@click.option("--dashboards-port", type=click.IntRange(1, 65535), default=None,
+              help="Port of the dashboards server (default: --port + 1, else a free one).")
+@click.option("--share-expires", type=DURATION, default="7d", show_default=True,
+              help="How long the printed share link works (it is revoked when opsnb up stops anyway).")
+@click.option("--preheat", type=click.IntRange(0, 4), default=0, show_default=True,
+              help="Kernels kept pre-rendered per dashboard (Voila's preheat pool; ~130 MB each).")
+@click.option("--no-live", is_flag=True, help="On a demo workspace, do not keep the demo world going.")
 @workspace_option
 @click.pass_context
-def up(ctx: click.Context, port: int | None, no_browser: bool, root_dir: str, create: bool) -> None:
+def up(ctx: click.Context, port: int | None, no_browser: bool, root_dir: str, create: bool,
+       dashboards_port: int | None, share_expires: Any, preheat: int, no_live: bool) -> None:
     """Start JupyterLab, the Voila dashboards and the opsnb API on one local server.
 
-    Prints the URLs (Lab with its token, dashboards, API health); stops cleanly on Ctrl-C, SIGTERM,
+    The dashboards run in a server of their own (another port, so another origin than Lab) and
+    open with the printed Share link, which reaches the dashboards only (not Lab, files or kernels);
+    it is audited, and revoked when opsnb up stops. On a demo workspace the demo world keeps going
+    (new traffic each minute, SLOs burning, alerts firing) unless --no-live.
+
+    Prints the URLs (Lab with its token, the share link, API health); stops cleanly on Ctrl-C, SIGTERM,
     SIGHUP (the terminal closed) or when its piped output is closed. A workspace that does not exist
     is refused (a typo would otherwise serve an empty one): build one with 'opsnb demo' or pass --create.
 
@@ -50,21 +72,36 @@ def up(ctx: click.Context, port: int | None, no_browser: bool, root_dir: str, cr
             "or pass --create to start an empty one")
     ops = open_workbench(ctx)
     root = Path(root_dir).resolve()
-    server = srv.start(ops.workspace, port=port or int(ops.settings.port), root_dir=root,
-                       dashboards_dir=str(ops.settings.dashboards_dir))
+    from opsnb.web import share
+
+    shared = share.create(ops, expires=share_expires, reason="opsnb up: the dashboards' share link")
+    try:
+        server = srv.start(ops.workspace, port=port or int(ops.settings.port), root_dir=root,
+                           dashboards_dir=str(ops.settings.dashboards_dir), dash_port=dashboards_port,
+                           share_token=shared.token, share_id=shared.id, preheat=preheat)
+    except BaseException:
+        share.revoke(ops, shared.id, reason="opsnb up did not start")
+        raise
+    server.stoppers.insert(0, lambda: share.revoke(ops, shared.id, reason="opsnb up stopped"))
     try:  # whatever fails from here on (a closed stdout included) must not orphan the server
         server.wait_ready()
         sched = _start_scheduler(ops)
         server.stoppers.append(sched.stop)
+        live = None if no_live else _start_live(ops)
+        if live is not None:
+            server.stoppers.append(live.stop)
         urls = server.urls()
         click.echo(f"opsnb is up (workspace {ops.workspace}, serving {root})")
         click.echo(f"  JupyterLab   {urls['lab']}")
-        click.echo(f"  Dashboards   {urls['dashboards']}")
+        click.echo(f"  Share        {urls['share']}")
         click.echo(f"  Overview     {urls['overview']}")
         click.echo(f"  API health   {urls['health']}")
         if "runs" in urls:
             click.echo(f"  Run outputs  {urls['runs']}")
         click.echo("  scheduler    running")
+        click.echo(f"  share link   {shared.id} (dashboards only; revoked when this stops)")
+        if live is not None:
+            click.echo("  demo world   live (new traffic each minute; --no-live to stop it)")
         click.echo(f"  server log   {server.log_path}")
         click.echo("Press Ctrl-C to stop.")
         if not no_browser:

@@ -1,4 +1,9 @@
-"""Launching the one Jupyter server of ``opsnb up``: JupyterLab, Voila and the opsnb API.
+"""Launching the servers of ``opsnb up``: JupyterLab with the opsnb API, and the dashboards beside it.
+
+Two children: Jupyter (Lab and the API, behind Jupyter's token) and the dashboards server
+(:mod:`opsnb.web.share`: Voila alone, on its own port and so its own origin, opened with a share
+token). Dashboards never render inside the Lab server, so a script smuggled into a dashboard page
+could not reach the contents or kernels API with the Lab user's cookie.
 
 The server runs as a child process in its own session, so a Ctrl-C in the
 terminal reaches only ``opsnb up``, which then stops the child with SIGTERM
@@ -6,8 +11,8 @@ terminal reaches only ``opsnb up``, which then stops the child with SIGTERM
 "Shutdown this server?" prompt. Jupyter's config, data and runtime directories
 live under ``<workspace>/.jupyter`` so nothing leaks into the user's home.
 
-This module is also a tiny server extension adding ``/dashboards/<name>``
-redirects to Voila's render URL.
+This module is also a tiny server extension of the Lab server: ``/dashboards/<name>`` there
+redirects to the dashboards server.
 """
 
 from __future__ import annotations
@@ -90,7 +95,8 @@ def write_config(workspace: Path, *, cull_idle: int = CULL_IDLE_SECONDS) -> Path
     lab_settings = write_lab_overrides(workspace)
     config = {
         "ServerApp": {
-            "jpserver_extensions": {"opsnb.web": True, "opsnb.web.server": True, "voila.server_extension": True},
+            # no Voila here: dashboards have their own server and origin (opsnb.web.share)
+            "jpserver_extensions": {"opsnb.web": True, "opsnb.web.server": True, "voila.server_extension": False},
         },
         "MappingKernelManager": {"cull_idle_timeout": cull_idle, "cull_interval": 60},
         # no calls to the internet from the Lab UI
@@ -150,7 +156,7 @@ def server_argv(*, port: int, root_dir: Path, allow_root: bool | None = None) ->
 
 @dataclass
 class Server:
-    """A running ``opsnb up`` server (the Jupyter child process)."""
+    """A running ``opsnb up``: the Jupyter child process and the dashboards child beside it."""
 
     port: int
     token: str
@@ -160,21 +166,29 @@ class Server:
     log_path: Path
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     runs_path: str | None = None  # run outputs, relative to root_dir (see expose_runs)
+    dash_port: int | None = None  # the dashboards server (its own origin), when it was started
+    dash_process: subprocess.Popen[bytes] | None = None
+    share_token: str = ""  # opens the dashboards (and nothing else); shown once, kept hashed
+    share_id: str = ""
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def dash_base(self) -> str:
+        return f"http://127.0.0.1:{self.dash_port}"
+
     def urls(self) -> dict[str, str]:
-        """The URLs a person opens: Lab (with the token), dashboards, API health."""
-        dash = self.dashboards_dir.strip("/")
-        return {
-            "lab": f"{self.base}/lab?token={self.token}",
-            "dashboards": f"{self.base}/voila/tree/{dash}?token={self.token}",
-            "overview": f"{self.base}/voila/render/{dash}/overview.ipynb?token={self.token}",
-            "health": f"{self.base}/opsnb/api/v1/health",
-            **({"runs": f"{self.base}/lab/tree/{self.runs_path}?token={self.token}"} if self.runs_path else {}),
-        }
+        """The URLs a person opens: Lab (with the token), the dashboards share link, API health."""
+        urls = {"lab": f"{self.base}/lab?token={self.token}", "health": f"{self.base}/opsnb/api/v1/health"}
+        if self.dash_port:
+            urls["dashboards"] = f"{self.dash_base}/dashboards/"
+            urls["share"] = f"{self.dash_base}/dashboards/?token={self.share_token}"
+            urls["overview"] = f"{self.dash_base}/voila/render/overview.ipynb?token={self.share_token}"
+        if self.runs_path:
+            urls["runs"] = f"{self.base}/lab/tree/{self.runs_path}?token={self.token}"
+        return urls
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -183,20 +197,27 @@ class Server:
             return ""
 
     def wait_ready(self, timeout: float = 90.0) -> None:
-        """Block until the API answers; raise :class:`ServerError` (with the log tail) if it never does."""
+        """Block until the API (and the dashboards server) answer; raise :class:`ServerError` if not."""
         deadline = time.monotonic() + timeout
         url = self.urls()["health"]
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServerError(f"the Jupyter server exited with status {self.process.returncode}:\n"
-                                  f"{self.log_tail()}", port=self.port, log=str(self.log_path))
+        waiting: list[tuple[str, subprocess.Popen[bytes], int | None]] = [(url, self.process, self.port)]
+        if self.dash_process is not None:
+            waiting.append((f"{self.dash_base}/voila/static/opsnb.js", self.dash_process, self.dash_port))
+        while waiting and time.monotonic() < deadline:
+            url, proc, port = waiting[0]
+            if proc.poll() is not None:
+                raise ServerError(f"the server on port {port} exited with status {proc.returncode}:\n"
+                                  f"{self.log_tail()}", port=port, log=str(self.log_path))
             try:
                 with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback URL we built)
                     if resp.status == 200:
-                        return
+                        waiting.pop(0)
+                        continue
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.25)
+        if not waiting:
+            return
         raise ServerError(f"the Jupyter server did not answer {url} within {timeout:.0f} s:\n{self.log_tail()}",
                           port=self.port, log=str(self.log_path))
 
@@ -205,37 +226,77 @@ class Server:
         for stop in reversed(self.stoppers):
             with contextlib.suppress(Exception):  # stopping goes on whatever one part does
                 stop()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        children = [p for p in (self.dash_process, self.process) if p is not None]
+        for proc in children:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in children:
             try:
-                self.process.wait(timeout)
+                proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+                proc.kill()
+                proc.wait(5)
         return int(self.process.returncode or 0)
 
 
+def dashboards_argv(*, port: int, root: Path, workspace: Path, preheat: int = 0,
+                    max_kernels: int | None = None) -> list[str]:
+    """The command line of the dashboards server child (:mod:`opsnb.web.share`)."""
+    argv = [sys.executable, "-m", "opsnb.web.share", "--port", str(port), "--root", str(root),
+            "--workspace", str(workspace), "--preheat", str(preheat)]
+    if max_kernels:
+        argv += ["--max-kernels", str(max_kernels)]
+    return argv
+
+
 def start(workspace: Path, *, port: int, root_dir: Path, dashboards_dir: str = "dashboards",
-          token: str | None = None, cull_idle: int = CULL_IDLE_SECONDS) -> Server:
-    """Start the Jupyter server child (not yet ready: call :meth:`Server.wait_ready`).
+          token: str | None = None, cull_idle: int = CULL_IDLE_SECONDS, dash_port: int | None = None,
+          share_token: str = "", share_id: str = "", preheat: int = 0) -> Server:
+    """Start the Jupyter child and, given ``share_token``, the dashboards child (then :meth:`Server.wait_ready`).
+
+    Args:
+        dash_port: The dashboards server's port (default: ``port + 1``, else any free one).
 
     Raises:
-        Conflict: ``port`` is taken.
+        Conflict: ``port`` (or an explicit ``dash_port``) is taken.
     """
     if not port_free(port):
         raise Conflict(f"port {port} on 127.0.0.1 is in use; pick another with --port", kind="port", key=port)
+    dash_root = (root_dir / dashboards_dir).resolve()
+    if share_token:
+        if dash_port is None:
+            dash_port = port + 1 if port < 65535 and port_free(port + 1) else free_port()
+        elif not port_free(dash_port):
+            raise Conflict(f"port {dash_port} on 127.0.0.1 is in use; pick another with --dashboards-port",
+                           kind="port", key=dash_port)
     token = token or secrets.token_hex(24)
     write_config(workspace, cull_idle=cull_idle)
     log_path = workspace / ".jupyter" / "server.log"
+    env = jupyter_env(workspace, token=token)
+    if share_token:
+        env["OPSNB_DASHBOARDS_URL"] = f"http://127.0.0.1:{dash_port}"  # where Lab's /dashboards leads
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed when we return
+    dash_proc = None
     try:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            server_argv(port=port, root_dir=root_dir), cwd=root_dir, env=jupyter_env(workspace, token=token),
+            server_argv(port=port, root_dir=root_dir), cwd=root_dir, env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        if share_token and dash_port:
+            from opsnb.web.share import kernel_env, template_dir
+
+            denv = kernel_env(jupyter_env(workspace), workspace)
+            denv["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(template_dir()), os.environ.get("JUPYTER_PATH"))
+                                                   if p)
+            dash_root.mkdir(parents=True, exist_ok=True)
+            dash_proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                dashboards_argv(port=dash_port, root=dash_root, workspace=workspace, preheat=preheat),
+                cwd=dash_root, env=denv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
     finally:
         log.close()
     server = Server(port=port, token=token, root_dir=root_dir, dashboards_dir=dashboards_dir, process=proc,
-                    log_path=log_path, runs_path=expose_runs(workspace, root_dir))
+                    log_path=log_path, runs_path=expose_runs(workspace, root_dir), dash_port=dash_port,
+                    dash_process=dash_proc, share_token=share_token, share_id=share_id)
     if server.runs_path == RUNS_LINK:
         link, runs = root_dir / RUNS_LINK, (workspace / "runs").resolve()
 
@@ -305,25 +366,19 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
-    """Add ``/dashboards`` (Voila's listing) and ``/dashboards/<name>`` (render) as short URLs."""
+    """Add ``/dashboards`` and ``/dashboards/<name>``, leading to the dashboards server (its own origin)."""
     from jupyter_server.utils import url_path_join
     from tornado import web
 
-    from opsnb.config import Settings
-
-    dash = str(Settings.load().dashboards_dir).strip("/") or "dashboards"
+    target = os.environ.get("OPSNB_DASHBOARDS_URL", "")
     base = serverapp.web_app.settings["base_url"]
 
     class DashboardRedirect(web.RequestHandler):
         def get(self, name: str = "") -> None:
+            if not target:
+                raise web.HTTPError(404, "no dashboards server runs beside this Jupyter server")
             query = f"?{self.request.query}" if self.request.query else ""
-            name = name.strip("/")
-            if not name:
-                self.redirect(url_path_join(base, "voila/tree", dash) + query)
-            else:
-                if not name.endswith(".ipynb"):
-                    name += ".ipynb"
-                self.redirect(url_path_join(base, "voila/render", dash, name) + query)
+            self.redirect(f"{target}/dashboards/{name.strip('/')}{query}")
 
     serverapp.web_app.add_handlers(".*$", [
         (url_path_join(base, "dashboards/?"), DashboardRedirect),
