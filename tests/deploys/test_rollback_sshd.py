@@ -205,3 +205,29 @@ def test_cli_confirms_and_says_how_to_override_a_freeze(tmp_path: Path) -> None:
                            "-w", ws], env=env)
     assert res.exit_code == 1 and "--override-freeze --reason" in res.output
     assert len(connect(ws).deploys.list()) == 2  # nothing recorded
+
+
+def test_the_runbook_rolls_back_and_reports_the_verdict(rig: Rig, tmp_path: Path) -> None:
+    from tests.runbooks.conftest import REPO_RUNBOOKS
+
+    rig.reset()
+    ops = make_ops(tmp_path / "ws", runbooks_dir=str(REPO_RUNBOOKS),
+                   deploy_command='["deploy-stub", "{service}", "{version}"]', **rig.fleet.settings())
+    try:
+        rig.fleet.register(ops)
+        t0 = datetime.now(UTC) - timedelta(hours=2)
+        ops.deploys.create(id="good", service="checkout", version=GOOD, started_at=t0)
+        ops.deploys.create(id="bad", service="checkout", version=BAD, started_at=t0 + timedelta(hours=1))
+        dry = ops.runbooks.run("rollback-deployment", service="checkout")
+        assert dry.status == "succeeded", dry.error
+        assert dry.results["plan"]["to"] == GOOD and rig.version("app-0") == BAD  # a dry run changes nothing
+        with Traffic(ops.workspace, rig):
+            run = ops.runbooks.run("rollback-deployment", service="checkout", dry_run=False, verify_timeout=30,
+                                   reason="5xx after 1.1.0", approve=["*"])
+        assert run.status == "succeeded", run.error
+        assert run.results["outcome"] == "rolled back, recovered" and run.results["recovered"] is True
+        assert {rig.version(h) for h in rig.state} == {GOOD}
+        assert ops.deploys.get("bad").status == "rolled_back"
+    finally:
+        ops.runbooks.close()
+        ops.close()
