@@ -471,10 +471,13 @@ class ApiHandler(web.RequestHandler):
         if self._signed:
             self._signed = False
             h = self.request.headers
-            ident = self.ops.access.tokens.verify_signature(
-                sender=h.get("X-Opsnb-Sender", ""), timestamp=h.get("X-Opsnb-Timestamp", ""),
-                delivery=h.get("X-Opsnb-Delivery", ""), body=self.request.body or b"",
-                signature=h.get("X-Opsnb-Signature", ""))
+            try:
+                ident = self.ops.access.tokens.verify_signature(
+                    sender=h.get("X-Opsnb-Sender", ""), timestamp=h.get("X-Opsnb-Timestamp", ""),
+                    delivery=h.get("X-Opsnb-Delivery", ""), body=self.request.body or b"",
+                    signature=h.get("X-Opsnb-Signature", ""))
+            except PermissionDenied as exc:
+                raise ApiError(401, str(exc), code="bad_signature") from None
             self.identity = ident
             self._authorize(ident)
 

@@ -379,7 +379,7 @@ def test_create_with_policy_and_page_over_http(ops: Workbench, rx: HttpReceiver)
         iid = out["id"]
         assert status == 201 and len(pages(rx)) == 1
         status, out = call(f"{api.base}/incidents/{iid}/page", {"reason": "x"}, token=token)
-        assert status == 400 and "policy" in out["error"]
+        assert status == 400 and "policy" in out["error"]["message"]
         status, out = call(f"{api.base}/incidents/{iid}/page", {"policy": "sre", "reason": "escalating"},
                            token=token)
         assert status == 202 and out["incident"] == iid and out["escalation"]

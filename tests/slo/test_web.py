@@ -57,7 +57,7 @@ def test_status_and_report(api: Any) -> None:
 def test_errors(api: Any) -> None:
     assert api("/slos", token=None)[0] == 401
     code, body = api("/slos/nope/report")
-    assert code == 404 and body["fields"]["kind"] == "slo"
+    assert code == 404 and body["error"]["fields"]["kind"] == "slo"
     code, body = api("/slos/checkout-availability/report?at=soon")
-    assert code == 400 and "is not a time" in body["error"]
+    assert code == 400 and "is not a time" in body["error"]["message"]
     assert api("/slos/Bad..Name/report")[0] == 404

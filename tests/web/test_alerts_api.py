@@ -53,13 +53,13 @@ def test_auth_size_and_bad_payloads_change_nothing(api) -> None:
     assert call(url, good, token="wrong")[0] == 401
     assert call(url, good, headers={"X-Opsnb-Signature": "sha256=00"})[0] == 401
     status, out = call(url, raw=b"{not json", token=TOKEN)
-    assert status == 400 and "not JSON" in out["error"]
+    assert status == 400 and "not JSON" in out["error"]["message"]
     status, out = call(url, {**good, "version": "3"}, token=TOKEN)
-    assert status == 400 and "version" in out["error"] and out["type"] == "ValidationError"
+    assert status == 400 and "version" in out["error"]["message"] and out["error"]["code"] == "invalid"
     status, out = call(url, am_body([am_alert({"alertname": "x", "bad-label": "v"})]), token=TOKEN)
-    assert status == 400 and "alerts[0].labels" in out["error"]
+    assert status == 400 and "alerts[0].labels" in out["error"]["message"]
     status, out = call(url, am_body([am_alert({"alertname": "x\u0000y"})]), token=TOKEN)
-    assert status == 400 and "NUL" in out["error"]
+    assert status == 400 and "NUL" in out["error"]["message"]
     from tests.alerts.apiserver import headers_only
 
     # refused on the headers, before a byte of the body is read (no buffering of what will be refused)
@@ -73,11 +73,19 @@ def test_auth_size_and_bad_payloads_change_nothing(api) -> None:
     assert api.ops.alerts.counts() == before
 
 
-def test_hmac_signature_is_accepted(api) -> None:
+def test_sender_signature_is_accepted_once(api, tmp_path: Path) -> None:
+    secret = tmp_path / "am.secret"
+    secret.write_text("am-shared-secret\n")
+    api.ops.access.tokens.add_sender("alertmanager", secret_ref=f"file:{secret}")
     raw = json.dumps(am_body([am_alert(LAT)])).encode()
-    sig = hmac.new(TOKEN.encode(), raw, hashlib.sha256).hexdigest()
-    status, _ = call(f"{api.base}/alerts/alertmanager", raw=raw, headers={"X-Opsnb-Signature": f"sha256={sig}"})
+    ts = str(int(time.time()))
+    sig = hmac.new(b"am-shared-secret", ts.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    headers = {"X-Opsnb-Sender": "alertmanager", "X-Opsnb-Timestamp": ts, "X-Opsnb-Delivery": "d-1",
+               "X-Opsnb-Signature": f"sha256={sig}"}
+    status, _ = call(f"{api.base}/alerts/alertmanager", raw=raw, headers=headers)
     assert status == 202
+    status, out = call(f"{api.base}/alerts/alertmanager", raw=raw, headers=headers)
+    assert status == 401 and "seen before" in out["error"]["message"]
 
 
 def test_events_api_answers_like_events_v2(api) -> None:
@@ -120,7 +128,7 @@ def test_incident_api_needs_the_role(api) -> None:
     api.ops.access.grant("vic", "viewer")
     api.ops.user = "vic"
     status, out = call(f"{api.base}/incidents", {"title": "x", "service": "y"}, token=TOKEN)
-    assert status == 403 and out["type"] == "PermissionDenied"
+    assert status == 403 and out["error"]["code"] == "role"
 
 
 def test_server_ticker_flushes_groups(api) -> None:

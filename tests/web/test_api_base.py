@@ -35,7 +35,7 @@ class EchoHandler(ApiHandler):
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     ops = make_ops(tmp_path / "ws", api_token=TOKEN, api_max_payload_bytes=1000)
-    app = Application([*all_routes(), (API_PREFIX + "/echo", EchoHandler)], opsnb=ApiState(ops))
+    app = Application([(API_PREFIX + "/echo", EchoHandler), *all_routes()], opsnb=ApiState(ops))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     srv = app.listen(0, address="127.0.0.1")
@@ -61,27 +61,33 @@ def test_health_needs_no_token(server: tuple[str, Any]) -> None:
     assert r.code == 200 and json.loads(r.body)["status"] == "ok"
 
 
-def test_token_and_hmac(server: tuple[str, Any]) -> None:
+def test_bootstrap_token_and_no_signature_login(server: tuple[str, Any]) -> None:
     body = b'{"x": 1}'
     assert call(server, "/echo", "POST", body).code == 401
     assert call(server, "/echo", "POST", body, {"Authorization": "Bearer wrong"}).code == 401
     ok = call(server, "/echo", "POST", body, {"Authorization": f"Bearer {TOKEN}"})
     assert ok.code == 202 and json.loads(ok.body) == {"got": {"x": 1}}
+    # The old body-only HMAC keyed with the token is no login at all (an empty body's signature
+    # authorised everything, forever); signatures are for ingest routes and their senders.
     sig = hmac.new(TOKEN.encode(), body, hashlib.sha256).hexdigest()
-    assert call(server, "/echo", "POST", body, {"X-Opsnb-Signature": f"sha256={sig}"}).code == 202
-    assert call(server, "/echo", "POST", b'{"x": 2}', {"X-Opsnb-Signature": f"sha256={sig}"}).code == 401
+    r = call(server, "/echo", "POST", body, {"X-Opsnb-Signature": f"sha256={sig}"})
+    assert r.code == 401 and "ingest" in json.loads(r.body)["error"]["message"]
+    empty = hmac.new(TOKEN.encode(), b"", hashlib.sha256).hexdigest()
+    assert call(server, "/incidents", "GET", None, {"X-Opsnb-Signature": f"sha256={empty}"}).code == 401
 
 
 def test_errors_are_json_4xx(server: tuple[str, Any]) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     r = call(server, "/echo", "POST", b"{not json", auth)
-    assert r.code == 400 and "request body is not JSON" in json.loads(r.body)["error"]
+    err = json.loads(r.body)["error"]
+    assert r.code == 400 and "request body is not JSON" in err["message"] and err["code"] == "parse_error"
     r = call(server, "/echo", "POST", b'{"missing": "k"}', auth)
-    assert r.code == 404 and json.loads(r.body)["fields"] == {"kind": "thing", "key": "k"}
+    assert r.code == 404 and json.loads(r.body) == {"error": {"code": "not_found", "message": "no such thing",
+                                                              "fields": {"kind": "thing", "key": "k"}}}
     r = call(server, "/echo", "POST", b'{"bad": 1}', auth)
-    assert r.code == 400 and json.loads(r.body)["fields"]["problems"] == ["a is wrong", "b is wrong"]
+    assert r.code == 400 and json.loads(r.body)["error"]["fields"]["problems"] == ["a is wrong", "b is wrong"]
     r = call(server, "/echo", "POST", b'{"pad": "' + b"x" * 2000 + b'"}', auth)
-    assert r.code == 413
+    assert r.code == 413 and json.loads(r.body)["error"]["code"] == "too_large"
 
 
 def test_only_refusals_and_errors_reach_the_request_log(server: tuple[str, Any],
@@ -103,4 +109,4 @@ def test_hostile_json_bodies_get_a_400_not_a_500(server: tuple[str, Any]) -> Non
     for body in (b"[" * 400 + b"]" * 400, b'{"a":' * 100 + b"1" + b"}" * 100, b"\xff"):
         r = call(server, "/echo", "POST", body, auth)
         assert r.code == 400, (body[:20], r.code, r.body)
-        assert "request body" in json.loads(r.body)["error"]
+        assert "request body" in json.loads(r.body)["error"]["message"]
