@@ -299,6 +299,10 @@ def mine_file(source: str | os.PathLike[str] | Any, *, fmt: str = "auto", header
     finally:
         if fh is not source:
             fh.close()
+    # Settle once the whole file is mined, and re-assign every line to its settled template.
+    moved = miner.settle()
+    if moved:
+        ids = [moved.get(i, i) if i is not None else None for i in ids]
     return MinedFile(miner, ids, problems)
 
 

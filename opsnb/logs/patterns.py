@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 WILDCARD = "<*>"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added template names, pins and aliases; version 1 files still load
 
 # Characters that end a "word" for masking: a placeholder replaces the value
 # after ``key=``, ``ip:port`` or inside ``(...)`` and leaves the key and brackets.
@@ -112,6 +112,39 @@ def mask(message: str) -> str:
     return _DIGIT_WORD.sub(_repl, message)
 
 
+# General shapes of variables that masking by digit-words misses or splits (one setting for
+# every input, none per data set): URLs, absolute paths, host:port, clock-style durations
+# (00:01, 1:02:03.456) and the value of key=value. They treat every digit alike, like mask().
+_URL = r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+"
+_PATH = r"(?<![^\s=:(\[\"'])(?:/[\w.@%+~-]+){2,}/?"
+_HOSTPORT = r"(?<![^\s=(\[\"'@])[A-Za-z][\w-]*(?:\.[\w-]+)+:\d+\b"
+_CLOCK = r"(?<![\w:.])\d{1,2}(?::\d\d){1,2}(?:\.\d+)?(?![\w:])"
+_PRE = re.compile(f"(?P<URL>{_URL})|(?P<PATH>{_PATH})|(?P<ADDR>{_HOSTPORT})|(?P<DUR>{_CLOCK})")
+_KV = re.compile(r"(?<![^\s,;(\[])([A-Za-z_][\w.-]*=)(?![<\s,;])[^\s,;\"'<>()\[\]]+")
+
+
+def _pre_repl(m: re.Match[str]) -> str:
+    # A clock duration keeps one fixed two-part shape: 00:01 and 01:02:03 alike, and (unlike a
+    # bare placeholder) it still counts as a constant token, as a time of day in a message does.
+    return "<NUM>:<NUM>" if m.lastgroup == "DUR" else f"<{m.lastgroup}>"
+
+
+def premask(message: str) -> str:
+    """:func:`mask`, after the shapes it misses: URLs, paths, host:port, clock durations, ``key=value`` values.
+
+    The miner uses this; error fingerprints keep :func:`mask` so stored fingerprints do not change.
+
+    Example:
+        >>> premask("GET http://a.example/x from cache.example.org:5070 took 01:02:03 user=alice in /var/log/syslog")
+        'GET <URL> from <ADDR> took <NUM>:<NUM> user=<*> in <PATH>'
+    """
+    if "/" in message or ":" in message:
+        message = _PRE.sub(_pre_repl, message)
+    if "=" in message:
+        message = _KV.sub(r"\1<*>", message)
+    return mask(message)
+
+
 # A message's digit shape: every ASCII digit becomes 1. Masking treats the ten digits alike
 # (every pattern above uses \d or a class holding all ten, and counts digits, never reads
 # them) except HEX's literal "0x": so a message holding "0x"/"0X" keeps its zeros (such a key
@@ -166,6 +199,8 @@ class Template:
     count: int = 0
     example: str = ""
     constants: int = field(default=0)
+    name: str | None = None
+    pinned: bool = False
 
     def __post_init__(self) -> None:
         self.constants = sum(1 for t in self.tokens if not _is_var(t))
@@ -212,6 +247,7 @@ class TemplateMiner:
         self._seen: dict[bytes, Template] = {}  # digit shape (see digit_shape) -> its final template
         self._shapes_on, self._shapes_wait = True, -2  # negative: warm-up windows left
         self._shape_hits = self._shape_misses = 0  # in the current window (see _review_shapes)
+        self._alias: dict[int, int] = {}  # template merged away by settle() -> the one that holds it
         self._next_id = 1
 
     # ------------------------------------------------------------------ mining
@@ -241,7 +277,7 @@ class TemplateMiner:
         self._shape_misses += 1
         if self._shape_misses >= _SHAPE_WINDOW:
             self._review_shapes()
-        masked = mask(message)
+        masked = premask(message)
         tid = self._cache.get(masked)
         if tid is not None:
             t = self._templates[tid]
@@ -277,6 +313,68 @@ class TemplateMiner:
         add = self._add
         return [add(m)[0].id for m in messages]
 
+    def settle(self) -> dict[int, int]:
+        """Merge templates the online pass kept apart, once a batch is mined (see :mod:`opsnb.logs.patterns_settle`).
+
+        Returns:
+            ``{old id: id now holding its lines}`` for the templates merged away in this call;
+            :meth:`resolve` and :meth:`get` follow these aliases from then on (also after save/load).
+        """
+        from opsnb.logs.patterns_settle import settle
+
+        return settle(self, max(self.similarity, 0.9))
+
+    def resolve(self, template_id: int) -> int:
+        """The live template id for ``template_id`` (itself, or the template it was merged into)."""
+        return self._alias.get(template_id, template_id)
+
+    def _rebuild_tree(self) -> None:
+        self._root = {}
+        for tid in sorted(self._templates):
+            t = self._templates[tid]
+            self._leaf(t.tokens).append(t)
+
+    def rename(self, template_id: int, name: str | None) -> Template:
+        """Give a template a name people use (``ssh brute force``), or clear it with None.
+
+        Raises:
+            NotFound: No such template.
+            ValidationError: An empty name, or one another template already has.
+        """
+        t = self.get(template_id)
+        if name is not None:
+            name = name.strip()
+            if not name or len(name) > 200:
+                raise ValidationError("a template name must be 1-200 characters", field="name")
+            for other in self._templates.values():
+                if other.name == name and other.id != t.id:
+                    raise ValidationError(f"template {other.id} is already named {name!r}", field="name")
+        t.name = name
+        return t
+
+    def pin(self, template_id: int, pinned: bool = True) -> Template:
+        """Pin a template: its text never generalises further and :meth:`settle` never merges it.
+
+        Raises:
+            NotFound: No such template.
+        """
+        t = self.get(template_id)
+        t.pinned = pinned
+        return t
+
+    def by_name(self, name: str) -> Template:
+        """The template with this name.
+
+        Raises:
+            NotFound: No template has it.
+        """
+        from opsnb.errors import NotFound
+
+        for t in self._templates.values():
+            if t.name == name:
+                return t
+        raise NotFound(f"no template named {name!r}", kind="template", key=name)
+
     def _leaf(self, tokens: list[str]) -> list[Template]:
         node = self._root.setdefault(len(tokens), {})
         for tok in tokens[: self.depth]:
@@ -296,6 +394,8 @@ class TemplateMiner:
         best: Template | None = None
         best_sim = -1.0
         for t in leaf:
+            if t.pinned and any(a != b and not _is_var(a) for a, b in zip(t.tokens, tokens, strict=True)):
+                continue  # a pinned template takes only messages it already fits
             sim = self._sim(t.tokens, tokens)
             if sim > best_sim:
                 best, best_sim = t, sim
@@ -332,13 +432,13 @@ class TemplateMiner:
         from opsnb.errors import NotFound
 
         try:
-            return self._templates[template_id]
+            return self._templates[self._alias.get(template_id, template_id)]
         except KeyError:
             raise NotFound(f"no template {template_id}", kind="template", key=template_id) from None
 
     def match(self, message: str) -> int | None:
         """The id of the template ``message`` fits, without learning from it (None: no fit)."""
-        masked = mask(message[: self.max_line])
+        masked = premask(message[: self.max_line])
         tid = self._cache.get(masked)
         if tid is not None:
             return tid
@@ -362,9 +462,10 @@ class TemplateMiner:
         """Every template: template_id, template, count, example (most frequent first)."""
         import pandas as pd
 
-        rows = [{"template_id": t.id, "template": t.text, "count": t.count, "example": t.example}
+        rows = [{"template_id": t.id, "template": t.text, "count": t.count, "example": t.example,
+                 "name": t.name, "pinned": t.pinned}
                 for t in self._templates.values()]
-        df = pd.DataFrame(rows, columns=["template_id", "template", "count", "example"])
+        df = pd.DataFrame(rows, columns=["template_id", "template", "count", "example", "name", "pinned"])
         return df.sort_values(["count", "template_id"], ascending=[False, True], ignore_index=True)
 
     # ------------------------------------------------------------- persistence
@@ -376,8 +477,10 @@ class TemplateMiner:
             "settings": {"similarity": self.similarity, "depth": self.depth,
                          "max_children": self.max_children, "max_line": self.max_line},
             "next_id": self._next_id,
-            "templates": [{"id": t.id, "tokens": t.tokens, "count": t.count, "example": t.example}
-                          for t in self._templates.values()],
+            "templates": [{"id": t.id, "tokens": t.tokens, "count": t.count, "example": t.example,
+                           **({"name": t.name} if t.name else {}), **({"pinned": True} if t.pinned else {})}
+                          for t in sorted(self._templates.values(), key=lambda t: t.id)],
+            "aliases": {str(k): v for k, v in sorted(self._alias.items())},
         }
 
     @classmethod
@@ -392,8 +495,8 @@ class TemplateMiner:
 
         if not isinstance(data, dict) or data.get("format") != "opsnb-template-miner":
             raise bad("not an opsnb template-miner file")
-        if data.get("version") != FORMAT_VERSION:
-            raise bad(f"unsupported version {data.get('version')!r} (expected {FORMAT_VERSION})")
+        if data.get("version") not in (1, FORMAT_VERSION):
+            raise bad(f"unsupported version {data.get('version')!r} (expected 1 or {FORMAT_VERSION})")
         settings = data.get("settings")
         if not isinstance(settings, dict):
             raise bad("settings missing")
@@ -410,16 +513,30 @@ class TemplateMiner:
                   and isinstance(item.get("tokens"), list) and item["tokens"]
                   and all(isinstance(x, str) and x and not x.isspace() for x in item["tokens"])
                   and isinstance(item.get("count"), int) and item["count"] >= 0
-                  and isinstance(item.get("example", ""), str))
+                  and isinstance(item.get("example", ""), str)
+                  and (item.get("name") is None or (isinstance(item["name"], str) and 0 < len(item["name"]) <= 200))
+                  and isinstance(item.get("pinned", False), bool))
             if not ok:
                 raise bad(f"template #{i} is malformed")
             if item["id"] in miner._templates:
                 raise bad(f"template id {item['id']} appears twice")
-            t = Template(item["id"], list(item["tokens"]), item["count"], item.get("example", ""))
+            t = Template(item["id"], list(item["tokens"]), item["count"], item.get("example", ""),
+                         name=item.get("name"), pinned=item.get("pinned", False))
             miner._templates[t.id] = t
             miner._leaf(t.tokens).append(t)
+        aliases = data.get("aliases", {})
+        if not isinstance(aliases, dict):
+            raise bad("aliases malformed")
+        for k, v in aliases.items():
+            if not (isinstance(k, str) and k.isdigit() and isinstance(v, int) and v in miner._templates
+                    and int(k) not in miner._templates):
+                raise bad(f"alias {k!r} -> {v!r} does not name a merged-away id and a live template")
+            miner._alias[int(k)] = v
+        names = [t.name for t in miner._templates.values() if t.name]
+        if len(names) != len(set(names)):
+            raise bad("two templates have the same name")
         nxt = data.get("next_id")
-        top = max(miner._templates, default=0)
+        top = max([*miner._templates, *miner._alias], default=0)
         miner._next_id = nxt if isinstance(nxt, int) and nxt > top else top + 1
         return miner
 
