@@ -252,5 +252,12 @@ def test_draft_on_postgres(tmp_path: Path, pg_url: str) -> None:
         with pytest.raises(PostmortemError, match="resolve it first"):
             ops.postmortems.update(inc.id, status="published")
         assert ops.postmortems.get(inc.id).status == "in_review"
+        # resolved (now SEV2): a postmortem in review is not re-drafted by the hook; publishing freezes v1
+        ops.incidents.update(inc.id, status="resolved", severity="SEV2")
+        tl = ops.incidents.timeline(inc.id)
+        assert "postmortem" not in set(tl["kind"])
+        pm = ops.postmortems.update(inc.id, status="published")
+        assert pm.status == "published" and pm.published_version == 1 and len(pm.versions) == 1
+        assert len(ops.audit.list(action="postmortem.publish", target=inc.id)) == 1
     finally:
         ops.close()
