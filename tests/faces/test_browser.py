@@ -1,95 +1,104 @@
-"""The overview dashboard in a real browser: `opsnb up` serves it with Voila, Debian's chromium draws it."""
+"""The overview dashboard in a real browser: `opsnb up` serves it from its own dashboards server,
+Debian's chromium draws it through the share link."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
-from opsnb.web.server import free_port
-from tests.conftest import skip_missing
+from tests.upserver import Up, chromium, local_page, need_chromium, running_up
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 SHOT = os.environ.get("OPSNB_SCREENSHOT_DIR")  # set it to keep the screenshot for a person to look at
 
 
-@pytest.fixture
-def server(demo_workspace: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    ws = tmp_path / "ws"
+@pytest.fixture(scope="module")
+def up(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    need_chromium()
+    ws = tmp_path_factory.mktemp("browser") / "ws"
     shutil.copytree(demo_workspace, ws)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "opsnb", "-w", str(ws), "up", "--port", str(port), "--no-browser"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            pytest.fail("opsnb up exited:\n" + "".join(lines))
-        lines.append(line)
-        if line.startswith("Press Ctrl-C"):
-            break
-    token = next(ln.split("token=")[1].strip() for ln in lines if "JupyterLab" in ln)
-    yield f"http://127.0.0.1:{port}", token
-    proc.send_signal(signal.SIGTERM)  # as a service manager stops it
+    with running_up(ws, "--no-live") as server:
+        yield server
+    assert "stopping (SIGTERM)" in server.output and "stopped" in server.output
+
+
+def _status(url: str) -> int:
     try:
-        out, _ = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail("opsnb up did not stop on SIGTERM within 20 s")
-    assert proc.returncode == 0 and "stopping (SIGTERM)" in out and "stopped" in out
+        with urllib.request.urlopen(url, timeout=20) as r:  # noqa: S310 - loopback
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_overview_dashboard_renders_in_chromium(server: tuple[str, str], tmp_path: Path) -> None:
-    if not os.access(CHROMIUM, os.X_OK):
-        skip_missing("chromium (apt-get install chromium)")
-    from playwright.sync_api import Route, sync_playwright
-
-    base, token = server
-    blocked: list[str] = []
-
-    def only_local(route: Route) -> None:
-        host = urlparse(route.request.url).hostname
-        if host in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:  # Voila's page links a CDN stylesheet; tests never reach the internet
-            blocked.append(route.request.url)
-            route.abort()
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1800})
-            page.route("**/*", only_local)
-            # the short URL redirects to Voila's render URL
-            page.goto(f"{base}/dashboards/overview?token={token}", timeout=180_000)
-            assert "/voila/render/dashboards/overview.ipynb" in page.url
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=180_000)
-            page.wait_for_selector("text=Recent deploys", timeout=60_000)
-            text = page.inner_text("body")
-            shot = tmp_path / "overview.png"
-            page.screenshot(path=str(shot), full_page=True)
-            if SHOT:
-                shutil.copy(shot, Path(SHOT) / "overview.png")
-        finally:
-            browser.close()
+def test_overview_dashboard_renders_in_chromium(up: Up, tmp_path: Path) -> None:
+    with chromium() as browser:
+        page = local_page(browser)
+        page.goto(up.dashboard("overview"), timeout=180_000)
+        assert "/voila/render/overview.ipynb" in page.url  # the short URL redirects to Voila's render URL
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=180_000)
+        page.wait_for_selector("text=Recent deploys", timeout=60_000)
+        text = page.inner_text("body")
+        shot = tmp_path / "overview.png"
+        page.screenshot(path=str(shot), full_page=True)
+        if SHOT:
+            shutil.copy(shot, Path(SHOT) / "overview.png")
     assert "Service overview" in text and "Service health" in text
     for svc in ("frontend", "checkout", "payments", "catalog", "search", "auth"):
         assert svc in text
     assert "errors (1h)" in text and "DEP-" in text
     assert "Traceback" not in text and "Error" not in text.replace("Error ratio", "")
     assert shot.stat().st_size > 20_000
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dashboards_have_their_own_origin_and_refuse_the_rest(up: Up) -> None:
+    assert up.dash_base != up.base  # another port: another origin than Lab and its APIs
+    tok = up.share_token
+    for path in ("/lab", "/api/contents", "/api/kernels", "/api/sessions", "/api/terminals", "/tree",
+                 "/voila/api/contents/overview.ipynb"):
+        assert _status(f"{up.dash_base}{path}?token={tok}") == 403, path
+    # no share token, a wrong one, or the Lab token: refused
+    assert _status(f"{up.dash_base}/voila/render/overview.ipynb") == 403
+    assert _status(f"{up.dash_base}/voila/render/overview.ipynb?token=share_000000000000_nope") == 403
+    assert _status(f"{up.dash_base}/voila/render/overview.ipynb?token={up.token}") == 403
+    with urllib.request.urlopen(f"{up.dash_base}/dashboards/?token={tok}", timeout=20) as r:  # noqa: S310
+        assert "Content-Security-Policy" in r.headers
+        csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in csp
+    # the Lab server no longer renders dashboards: its /dashboards leads to the dashboards server
+    req = urllib.request.Request(f"{up.base}/dashboards/overview", method="GET")
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        opener.open(req, timeout=20)
+        location = ""
+    except urllib.error.HTTPError as exc:
+        location = exc.headers.get("Location", "")
+    assert location.startswith(up.dash_base)
+    assert _status(f"{up.base}/voila/render/dashboards/overview.ipynb?token={up.token}") == 404
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_listing_shows_the_dashboards_not_the_repository(up: Up) -> None:
+    with chromium() as browser:
+        page = local_page(browser)
+        page.goto(up.share, timeout=60_000)
+        page.wait_for_selector("text=overview.ipynb", timeout=60_000)
+        text = page.inner_text("body")
+    assert "overview" in text
+    for outside in ("opsnb", "tests", "pyproject.toml", "notebooks"):
+        assert outside not in text.split(), outside
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None

@@ -5,26 +5,15 @@ dashboard, on the same origin as Jupyter's contents and kernels APIs.)"""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
-from opsnb.web.server import free_port
 from opsnb.workbench import connect
-from tests.conftest import skip_missing
+from tests.upserver import chromium, local_page, need_chromium, running_up
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 PAYLOADS = ['<img src=x onerror="window.__opsnb_xss=(window.__opsnb_xss||0)+1">',
             "<script>window.__opsnb_xss=(window.__opsnb_xss||0)+1</script>",
             '"><svg onload="window.__opsnb_xss=(window.__opsnb_xss||0)+1">']
@@ -50,53 +39,16 @@ def hostile_workspace(src: Path, dest: Path) -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_no_payload_runs_in_the_overview(demo_workspace: Path, tmp_path: Path) -> None:
-    if not os.access(CHROMIUM, os.X_OK):
-        skip_missing("chromium (apt-get install chromium)")
-    from playwright.sync_api import Route, sync_playwright
-
+    need_chromium()
     ws = tmp_path / "ws"
     hostile_workspace(demo_workspace, ws)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "opsnb", "-w", str(ws), "up", "--port", str(port), "--no-browser"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                pytest.fail("opsnb up exited:\n" + "".join(lines))
-            lines.append(line)
-            if line.startswith("Press Ctrl-C"):
-                break
-        token = next(ln.split("token=")[1].strip() for ln in lines if "JupyterLab" in ln)
-
-        def only_local(route: Route) -> None:
-            if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
-                route.continue_()
-            else:
-                route.abort()
-
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 1800})
-                page.route("**/*", only_local)
-                page.goto(f"http://127.0.0.1:{port}/dashboards/overview?token={token}", timeout=180_000)
-                page.wait_for_selector("text=Recent deploys", timeout=180_000)
-                page.wait_for_timeout(1500)  # let any onerror/onload fire
-                fired = page.evaluate("window.__opsnb_xss || 0")
-                text = page.inner_text("body")
-            finally:
-                browser.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+    with running_up(ws, "--no-live") as up, chromium() as browser:
+        page = local_page(browser)
+        page.goto(up.dashboard("overview"), timeout=180_000)
+        page.wait_for_selector("text=Recent deploys", timeout=180_000)
+        page.wait_for_timeout(1500)  # let any onerror/onload fire
+        fired = page.evaluate("window.__opsnb_xss || 0")
+        text = page.inner_text("body")
     assert fired == 0, f"{fired} injected payload(s) ran as script"
     assert "<img src=x" in text or "onerror" in text  # shown as text, not dropped
     assert str(ws) not in text  # the page names no server path

@@ -73,9 +73,12 @@ def test_up_serves_lab_voila_and_api_then_stops_cleanly_on_sigint(ws: Path) -> N
         assert status == 200 and b"JupyterLab" in body
         status, _ = _get(f"http://127.0.0.1:{port}/lab")  # no token: sent to the login page
         assert status in (200, 302, 403)
-        status, body = _get(f"http://127.0.0.1:{port}/voila/static/voila.js")
+        share = next(ln.split()[-1] for ln in lines if ln.strip().startswith("Share"))
+        dash = share.split("/dashboards")[0]
+        assert dash != f"http://127.0.0.1:{port}"  # dashboards: their own server and origin (tests/faces)
+        status, body = _get(f"{dash}/voila/static/voila.js")
         assert status == 200 and len(body) > 1000
-        assert "/voila/render/dashboards/overview.ipynb" in text
+        assert f"{dash}/voila/render/overview.ipynb?token=share_" in text
         cfg = json.loads((ws / ".jupyter" / "config" / "jupyter_server_config.json").read_text())
         assert cfg["MappingKernelManager"]["cull_idle_timeout"] > 0
         assert not any(str(Path.home() / ".jupyter") in ln for ln in lines)
