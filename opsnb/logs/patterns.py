@@ -120,7 +120,8 @@ _PATH = r"(?<![^\s=:(\[\"'])(?:/[\w.@%+~-]+){2,}/?"
 _HOSTPORT = r"(?<![^\s=(\[\"'@])[A-Za-z][\w-]*(?:\.[\w-]+)+:\d+\b"
 _CLOCK = r"(?<![\w:.])\d{1,2}(?::\d\d){1,2}(?:\.\d+)?(?![\w:])"
 _PRE = re.compile(f"(?P<URL>{_URL})|(?P<PATH>{_PATH})|(?P<ADDR>{_HOSTPORT})|(?P<DUR>{_CLOCK})")
-_KV = re.compile(r"(?<![^\s,;(\[])([A-Za-z_][\w.-]*=)(?![<\s,;])[^\s,;\"'<>()\[\]]+")
+# A key=value's value without digits (user=alice); one with digits is masked by type below.
+_KV = re.compile(r"(?<![^\s,;(\[])([A-Za-z_][\w.-]*=)(?![<\s,;])[^\s\d,;\"'<>()\[\]]+(?![^\s,;\"'<>()\[\]])")
 
 
 def _pre_repl(m: re.Match[str]) -> str:

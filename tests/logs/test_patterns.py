@@ -88,7 +88,7 @@ def test_templates_frame_sorted_by_count() -> None:
     m = TemplateMiner()
     m.mine(["a 1", "a 2", "a 3", "b x y z"])
     df = m.templates()
-    assert list(df.columns) == ["template_id", "template", "count", "example"]
+    assert list(df.columns) == ["template_id", "template", "count", "example", "name", "pinned"]
     assert df["count"].tolist() == [3, 1]
     assert df["template"].iloc[0] == "a <NUM>"
 

@@ -40,7 +40,7 @@ def test_patterns_frame_before_after_deploy(ops_sqlite: Workbench) -> None:
     assert len(new) == 1 and new[0].template == "price service returned null for sku <ID>"
     assert new[0].example.startswith("price service returned null for sku SKU-")
     assert by["legacy pricing used for cart <NUM>"].status == "vanished"
-    assert by["GET <ID> <NUM> in <DUR>"].status == "steady"
+    assert by["GET <PATH> <NUM> in <DUR>"].status == "steady"
     assert not any("reindexed" in t for t in by)  # other service filtered out
     with pytest.raises(ValidationError):
         patterns_frame(ops_sqlite, DEPLOY, DEPLOY, T0)
