@@ -81,7 +81,7 @@ class Audit:
             secret_keys: Extra parameter names to redact.
         """
         clean = json.loads(json.dumps(redact(params or {}, secret_keys=secret_keys), default=str))
-        via = self._wb.acting_via if actor is None else None
+        via = self._wb.acting_via if actor in (None, self._wb.user) else None
         if via:  # an API request: the record names the credential (token id) as well as the user
             clean = {**clean, "via": via} if isinstance(clean, dict) else clean
         with self._wb.db.session() as session:
