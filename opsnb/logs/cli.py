@@ -140,7 +140,7 @@ def ingest_cmd(ops: Any, paths: tuple[str, ...], log_format: str, service: str |
     if fmt == "json":
         click.echo(json.dumps(summary.as_dict(), default=str))
     else:
-        emit(summary.table(), "table", columns=["source", "format", "events", "stored", "spans", "quarantined",
+        emit(summary.table(), "table", columns=["source", "format", "formats", "events", "stored", "spans", "quarantined",
                                                  "blank", "error", "reasons"])
         click.echo(f"{summary}; peak memory {summary.peak_rss_mb or 0:,.0f} MB", err=False)
     for s in summary.sources:

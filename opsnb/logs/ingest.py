@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from opsnb.errors import LakeError, ValidationError
 from opsnb.logs import formats as F
+from opsnb.logs import ingest_mixed as M
 from opsnb.logs import jsonlines as J
 from opsnb.logs import normalise as N
 from opsnb.logs import otlp
@@ -297,18 +298,23 @@ class Ingestor(CheckpointedSources):
         return self.ingest_stream(stream, opts, res, first_line=first_line)
 
     def ingest_stream(self, stream: Any, opts: F.ParseOptions, res: SourceResult,
-                      first_line: int = 1, start: int = 0, whole_lines: bool = False) -> SourceResult:
+                      first_line: int = 1, start: int = 0, whole_lines: bool = False,
+                      resume_format: str | None = None) -> SourceResult:
         """Detect the format (unless forced) and ingest a binary stream into ``res``.
 
         ``start``: offset of the stream's first byte in its source (for the checkpoint).
+        ``resume_format``: the format (``a+b`` for a mix, see :mod:`opsnb.logs.ingest_mixed`)
+        committed for a resumed source, used unless ``opts`` forces one.
         """
         head, head_error = read_head(stream, 1 << 20)
         if not head and start and not head_error:
             return res  # read before, nothing appended since
-        fmt = opts.format
+        fmt = opts.format or resume_format
         if fmt is None:
             det = F.detect(head, opts.header_regex)
             fmt = det.format
+            if det.score < 1.0 and not opts.header_regex:  # not every first line is this format's
+                fmt = M.plan(head, det)
             if fmt is None:
                 res.error = f"unknown format: {det.reason}" + (f" ({head_error})" if head_error else "")
                 res.lines = head.count(b"\n") + (1 if head and not head.endswith(b"\n") else 0)
@@ -320,7 +326,9 @@ class Ingestor(CheckpointedSources):
                     res.bytes += len(block)
                 return res
         res.format = fmt
+        fmt, fallbacks = M.split(fmt)
         fmt, opts = F.engine(fmt, opts)  # a registered format runs on one of the built-in engines
+        stored_before, by_format_before = res.stored, sum(res.formats.values())
         if fmt == "otlp":
             if head_error:
                 res.error = head_error
@@ -330,7 +338,7 @@ class Ingestor(CheckpointedSources):
                             prefix=head, first_line=first_line, error=head_error, whole_lines=whole_lines)
         observed = datetime.now(UTC)
         json_schema = J.explicit_schema(head) if fmt in ("jsonl", "journald") else None
-        resource = {"log.file.path": opts.source, "opsnb.format": res.format, **opts.resource}
+        resource = {"log.file.path": opts.source, "opsnb.format": M.split(res.format)[0], **opts.resource}
         held = b""
         held_line = first_line
         inflight: deque[Future[_Part]] = deque()
@@ -359,7 +367,7 @@ class Ingestor(CheckpointedSources):
                 part.next_line = held_line if held else chunk.next_line
                 if data:
                     inflight.append(self._parsers.submit(self._chunk, data, first, fmt, opts, part, observed,
-                                                         resource, json_schema, chunk.tail_damaged))
+                                                         resource, json_schema, chunk.tail_damaged, fallbacks))
                 else:
                     done: Future[_Part] = Future()
                     done.set_result(part)
@@ -375,6 +383,10 @@ class Ingestor(CheckpointedSources):
                 if not fut.cancelled():
                     fut.exception()
         res.bytes = reader.bytes_read + len(head)
+        # Rows of the fallbacks are counted as they are parsed; the rest are the primary's.
+        primary_rows = (res.stored - stored_before) - (sum(res.formats.values()) - by_format_before)
+        if primary_rows:
+            res.formats[M.split(res.format)[0]] += primary_rows
         if reader.error:
             res.error = reader.error
         return res
@@ -399,14 +411,20 @@ class Ingestor(CheckpointedSources):
 
     def _chunk(self, data: bytes, first: int, fmt: str, opts: F.ParseOptions, part: _Part,
                observed: datetime, resource: dict[str, str], json_schema: pa.Schema | None,
-               damaged_tail: bool = False) -> _Part:
-        """Parse one chunk of whole lines into ``part`` (runs in a parser thread)."""
-        self._chunk_into(data, first, fmt, opts, part, observed, resource, json_schema, damaged_tail)
+               damaged_tail: bool = False, fallbacks: tuple[str, ...] = ()) -> _Part:
+        """Parse one chunk of whole lines into ``part`` (runs in a parser thread).
+
+        ``fallbacks``: other formats of a mixed file, tried on the lines ``fmt`` rejects.
+        """
+        self._chunk_into(data, first, fmt, opts, part, observed, resource, json_schema, damaged_tail,
+                         others=fallbacks)
+        if fallbacks and part.quarantine:
+            M.reparse(self, part, fallbacks, opts, observed, resource)
         return part
 
     def _chunk_into(self, data: bytes, first: int, fmt: str, opts: F.ParseOptions, part: _Part,
                     observed: datetime, resource: dict[str, str], json_schema: pa.Schema | None,
-                    damaged_tail: bool) -> None:
+                    damaged_tail: bool, others: tuple[str, ...] = (), join: bool = True) -> None:
         res = part.res
         if not data.endswith(b"\n"):
             data += b"\n"
@@ -506,8 +524,8 @@ class Ingestor(CheckpointedSources):
             return
         lines = self._lines(data, starts, ends, idx)
         joined: dict[int, bytes] = {}
-        if fmt in F.MULTILINE:
-            lines, joined = self._join_multiline(lines, fmt, opts, part, first, data, starts, ends)
+        if fmt in F.MULTILINE and join:
+            lines, joined = self._join_multiline(lines, fmt, opts, part, first, data, starts, ends, others)
         res.events += lines.num_rows
         if fmt == "logfmt":
             lines = self._logfmt_pairs(lines)
@@ -537,8 +555,8 @@ class Ingestor(CheckpointedSources):
         return pa.table({"_i": ii, "line": pc.utf8_rtrim(full, characters="\r\n")})
 
     def _join_multiline(self, lines: pa.Table, fmt: str, opts: F.ParseOptions, part: _Part,
-                        first: int, data: bytes, starts: np.ndarray,
-                        ends: np.ndarray) -> tuple[pa.Table, dict[int, bytes]]:
+                        first: int, data: bytes, starts: np.ndarray, ends: np.ndarray,
+                        others: tuple[str, ...] = ()) -> tuple[pa.Table, dict[int, bytes]]:
         """Join continuation lines to the entry they follow; lines before any entry are quarantined."""
         res = part.res
         hdr = F.header_sql(fmt, opts.header_regex)
@@ -548,6 +566,8 @@ class Ingestor(CheckpointedSources):
                 zero_copy_only=False)
         finally:
             self._con.unregister("L")
+        if others:  # a line of another format of the file starts its own entry
+            is_hdr = is_hdr | M.other_starts(lines, others)
         if is_hdr.all():
             return lines, {}
         group = np.cumsum(is_hdr)

@@ -60,7 +60,7 @@ class CheckpointedSources:
 
     # provided by the ingestor
     def ingest_stream(self, stream: Any, opts: F.ParseOptions, res: SourceResult, first_line: int = 1,
-                      start: int = 0, whole_lines: bool = False) -> SourceResult:
+                      start: int = 0, whole_lines: bool = False, resume_format: str | None = None) -> SourceResult:
         raise NotImplementedError
 
     def sync(self) -> None:
@@ -144,20 +144,21 @@ class CheckpointedSources:
                 if start_at_end and self.checkpoints.get(source) is None and not gz and not from_start:
                     cp = _replace(cp, offset=st.st_size, line=1 + _count_newlines(raw, st.st_size))
                     self.checkpoints.commit(cp, [])  # nothing to store: where reading starts
-                if cp.offset and cp.format and o.format is None:
-                    o = _replace(o, format=cp.format)
                 if cp.offset and not gz:
                     raw.seek(cp.offset)
                 stream = open_file(raw, self.progress, self.limits, compressed=gz)
                 if cp.offset and gz:  # offsets count decompressed bytes: read up to it again
                     skip(stream, cp.offset)
-                self.ingest_checkpointed(cp, stream, o, res, size=st.st_size, whole_lines=whole_lines)
+                # A resumed file keeps the format (or mix of formats) detected at its start.
+                self.ingest_checkpointed(cp, stream, o, res, size=st.st_size, whole_lines=whole_lines,
+                                         resume_format=cp.format if cp.offset else None)
             res.resumed_at = cp.offset
         return res
 
     def ingest_checkpointed(self, cp: Checkpoint, stream: Any, opts: F.ParseOptions, res: SourceResult, *,
                             size: int, whole_lines: bool = False,
-                            cursor_of: Callable[[int], str | None] | None = None) -> SourceResult:
+                            cursor_of: Callable[[int], str | None] | None = None,
+                            resume_format: str | None = None) -> SourceResult:
         """Parse ``stream`` (the source's bytes from ``cp.offset`` on); each batch commits the checkpoint.
 
         Call it holding ``self.checkpoints.lock(cp.source)``, after recovering the source.
@@ -165,7 +166,8 @@ class CheckpointedSources:
         self._src = _Source(cp=cp, offset=cp.offset, line=cp.line, size=size, committed=cp.offset, res=res,
                             cursor_of=cursor_of)
         try:
-            self.ingest_stream(stream, opts, res, first_line=cp.line, start=cp.offset, whole_lines=whole_lines)
+            self.ingest_stream(stream, opts, res, first_line=cp.line, start=cp.offset, whole_lines=whole_lines,
+                               resume_format=resume_format)
             if res.format == "otlp" and not res.error:
                 self._src.offset = cp.offset + res.bytes
             self.flush(last=True)

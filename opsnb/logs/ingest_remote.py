@@ -147,10 +147,10 @@ class RemoteIngest:
                 elif first:
                     res.resumed_at = old.offset
                 first = False
-                o = opts if old.format is None or opts.format is not None else replace(opts, format=old.format)
                 part = SourceResult(source=src)
                 self.ing.ingest_checkpointed(replace(old, size=got.size), io.BufferedReader(io.BytesIO(got.data)),
-                                             o, part, size=got.size, whole_lines=True)
+                                             opts, part, size=got.size, whole_lines=True,
+                                             resume_format=old.format if old.offset else None)
                 _add(res, part)
                 old = ck.get(sid)
                 if old is None or part.error or len(got.data) < self.fetch_bytes or not part.bytes:

@@ -26,6 +26,7 @@ class SourceResult:
     error: str | None = None  # the source stopped early or could not be read
     resumed_at: int = 0  # bytes already committed by an earlier ingest (read from there on)
     reasons: Counter[str] = field(default_factory=Counter)
+    formats: Counter[str] = field(default_factory=Counter)  # rows stored per format (a file may mix them)
 
     def add(self, other: SourceResult) -> None:
         """Add the counts of ``other`` (a part of this source) to these."""
@@ -36,9 +37,11 @@ class SourceResult:
         self.quarantined += other.quarantined
         self.blank += other.blank
         self.reasons.update(other.reasons)
+        self.formats.update(other.formats)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "format": self.format, "lines": self.lines, "events": self.events,
+        return {"source": self.source, "format": self.format, "formats": dict(self.formats.most_common()),
+                "lines": self.lines, "events": self.events,
                 "stored": self.stored, "spans": self.spans, "quarantined": self.quarantined,
                 "blank": self.blank, "bytes": self.bytes, "error": self.error,
                 "reasons": dict(self.reasons.most_common(10))}
@@ -102,12 +105,14 @@ class IngestSummary:
         rows = [s.as_dict() for s in self.sources]
         for r in rows:
             r["reasons"] = "; ".join(f"{k} ({v})" for k, v in r["reasons"].items())
+            r["formats"] = ", ".join(f"{k} {v:,}" for k, v in r["formats"].items())
         return pd.DataFrame(rows)
 
     def __str__(self) -> str:
         return (f"read {self.read:,} events in {self.seconds:.2f}s ({self.rate:,.0f}/s): "
                 f"stored {self.stored:,}" + (f", spans {self.spans:,}" if self.spans else "")
-                + f", quarantined {self.quarantined:,}")
+                + f", quarantined {self.quarantined:,}"
+                + (" (to the quarantine table: opsnb logs quarantine)" if self.quarantined else ""))
 
     def _repr_html_(self) -> str:
         import html

@@ -41,11 +41,12 @@ def line(k: int) -> str:
 
 
 class Writer(threading.Thread):
-    """Appends ``per_tick`` lines every 10 ms for ``seconds``; rotates every ``rotate_s``."""
+    """Appends ``per_tick`` lines every 10 ms until stopped (and 4 rotations done); rotates every ``rotate_s``."""
 
-    def __init__(self, d: Path, seconds: float, rotate_s: float = 2.0, per_tick: int = 20) -> None:
+    def __init__(self, d: Path, rotate_s: float = 2.5, per_tick: int = 20) -> None:
         super().__init__(daemon=True)
-        self.d, self.seconds, self.rotate_s, self.per_tick = d, seconds, rotate_s, per_tick
+        self.d, self.rotate_s, self.per_tick = d, rotate_s, per_tick
+        self.stop = threading.Event()
         self.written = 0
         self.rotations: Counter[str] = Counter()
 
@@ -55,7 +56,7 @@ class Writer(threading.Thread):
         k = 0
         fh = open(log, "a", encoding="utf-8")  # noqa: SIM115 - reopened at each rotation
         try:
-            while time.monotonic() - t0 < self.seconds:
+            while not (self.stop.is_set() and sum(self.rotations.values()) >= 4) and time.monotonic() - t0 < 60:
                 fh.write("".join(line(k + i) for i in range(self.per_tick)))
                 fh.flush()
                 k += self.per_tick
@@ -81,6 +82,15 @@ class Writer(threading.Thread):
             self.written = k
 
 
+def committed_since(ws: Path, t: float) -> bool:
+    """Some checkpoint was committed after ``t`` (the tail is past its start-up)."""
+    d = ws / "lake" / ".ingest"
+    try:
+        return any(p.stat().st_mtime > t for p in d.glob("*.json"))
+    except FileNotFoundError:
+        return False
+
+
 def test_tail_killed_at_random_moments_through_rotations_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     make_ops(ws).close()
@@ -89,18 +99,25 @@ def test_tail_killed_at_random_moments_through_rotations_loses_and_duplicates_no
     (d / "app.log").write_text("")
     env = {**os.environ, "OPSNB_USER": "tester", "OPSNB_PROGRESS": "0"}
     rng = random.Random(15)
-    writer = Writer(d, seconds=9.0)
+    writer = Writer(d)
     writer.start()
     mid_run = 0
     for _ in range(KILLS):
+        started = time.time()
         proc = subprocess.Popen([sys.executable, "-c", TAIL, str(ws), str(d), "30"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.6, 1.8))  # start-up takes about half a second: most kills land mid-read
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Killed a random moment after it has committed its first batch: inside reads and commits,
+        # however long start-up takes on a loaded machine.
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and not committed_since(ws, started) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.8))
         if proc.poll() is None:
             mid_run += 1
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    writer.join(timeout=60)
+    writer.stop.set()
+    writer.join(timeout=90)
     final = subprocess.run([sys.executable, "-c", TAIL, str(ws), str(d), "1.0"], env=env,
                            capture_output=True, text=True, timeout=120)
     assert final.returncode == 0, final.stderr[-2000:]
