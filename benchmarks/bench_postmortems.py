@@ -6,8 +6,9 @@ Figures (medians of 3 runs; ``--quick``: the 2-day world, 1 run):
   kernel start (with papermill's overhead), in the setup cell (imports of pandas and Plotly,
   ``opsnb.connect``), in the query cells and in the chart cells (the ``postmortem:chart`` cells), as
   the run records them (``ops.postmortems.runs()``);
-- re-draft of the unchanged incident with one cold kernel, and with a warm kernel from a pool
-  (what a long-lived process such as the API server or JupyterLab gets).
+- re-draft of the unchanged incident with one cold kernel, and with a warm kernel from the
+  postmortems pool (``ops.postmortems.warm()``: started and the templates' libraries imported
+  ahead; what a long-lived process such as the API server or JupyterLab can keep).
 Targets (issue 16): draft under 10 s, re-draft under 5 s.
 
 The world is built once into ``benchmarks/.work/pm-demo-<days>d`` (fixed end hour) and copied per
@@ -41,7 +42,7 @@ def _world(days: int) -> Path:
 
 def run(quick: bool) -> list[tuple[str, float, str]]:
     import opsnb
-    from opsnb.runbooks.runner import KernelPool
+    from opsnb.postmortems.kernel import warm_pool
 
     os.environ.pop("OPSNB_DATABASE_URL", None)
     days, n = (2, 1) if quick else (14, 3)
@@ -55,7 +56,7 @@ def run(quick: bool) -> list[tuple[str, float, str]]:
         for var, val in {"JUPYTER_DATA_DIR": base / "jd", "JUPYTER_RUNTIME_DIR": base / "jr",
                          "JUPYTER_CONFIG_DIR": base / "jc"}.items():
             os.environ.setdefault(var, str(val))
-        pool = KernelPool(size=1)
+        pool = warm_pool(1)
         try:
             for i in range(n):
                 ws = base / f"ws{i}"

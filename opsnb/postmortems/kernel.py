@@ -30,6 +30,10 @@ CHART_TAG = "postmortem:chart"
 SETUP_CELL = "setup"  # the template's imports and opsnb.connect(), timed apart from the queries
 
 _COLD: KernelPool | None = None
+_WARM: KernelPool | None = None
+# What every template imports: paid while the kernel waits in the pool, not during the draft.
+WARM_IMPORTS = ("import pandas, plotly.graph_objects, plotly.io, plotly.subplots, IPython.display\n"
+                "import opsnb.viz.figures, opsnb.workbench, opsnb.incidents.service\n")
 
 
 @dataclass
@@ -63,6 +67,48 @@ def cold_pool() -> KernelPool:
     if _COLD is None:
         _COLD = KernelPool(size=0)
     return _COLD
+
+
+def warm_pool(size: int = 1) -> KernelPool:
+    """This process's pool of kernels started ahead of drafts, with the templates' libraries imported.
+
+    For long-lived processes (the API server, JupyterLab): a draft then skips the kernel start and
+    the imports. A CLI draft uses :func:`cold_pool` and leaves nothing running.
+    """
+    global _WARM
+    import atexit
+
+    from opsnb.runbooks import runner
+
+    class _Pool(runner.KernelPool):
+        def _start_one(self, kernel_name: str) -> None:
+            km = None
+            try:
+                km = runner._start_warm(kernel_name)
+                kc = runner._blocking_client(km)
+                try:
+                    kc.start_channels()
+                    kc.execute_interactive(WARM_IMPORTS, silent=True, store_history=False, timeout=120,
+                                           output_hook=lambda _m: None)
+                finally:
+                    kc.stop_channels()
+            except Exception:  # noqa: BLE001 - a failed warm start is retried by the next acquire
+                if km is not None:
+                    runner._shutdown(km)
+                km = None
+            with self._cond:
+                self._starting[kernel_name] -= 1
+                if km is not None and not self._closed:
+                    self._ready.setdefault(kernel_name, []).append(km)
+                    km = None
+                self._cond.notify_all()
+            if km is not None:
+                runner._shutdown(km)
+
+    if _WARM is None:
+        _WARM = _Pool(size=size)
+        atexit.register(_WARM.close)
+    return _WARM
 
 
 def execute(ops: Workbench, template: Path, incident_id: str, *, kernel_name: str = "python3",

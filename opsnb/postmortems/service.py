@@ -105,6 +105,17 @@ class Postmortems:
 
     def __init__(self, wb: Workbench) -> None:
         self._wb = wb
+        self._kernels: KernelPool | None = None
+
+    def warm(self, *, wait: bool = False) -> None:
+        """Keep a kernel started, with the templates' libraries imported, for the next draft.
+
+        For long-lived processes (the API server, JupyterLab); without it each draft starts its own.
+        """
+        from opsnb.postmortems import kernel
+
+        self._kernels = kernel.warm_pool()
+        self._kernels.warm(wait=wait)
 
     # ------------------------------------------------------------- places
     def _dir(self, incident_id: str) -> Path:
@@ -147,7 +158,8 @@ class Postmortems:
                 else the one the postmortem was drafted from.
             kernel_name: Jupyter kernel to execute in.
             timeout: Seconds the whole template may run.
-            kernels: A kernel pool (warm kernels); default one cold kernel per draft.
+            kernels: A kernel pool (warm kernels); default the one :meth:`warm` started, else one
+                cold kernel per draft.
             reason: Why (audited), e.g. "auto-draft on resolve".
 
         Raises:
@@ -165,7 +177,8 @@ class Postmortems:
         from opsnb.postmortems import kernel
 
         started = utcnow()
-        done = kernel.execute(self._wb, tpl, iid, kernel_name=kernel_name, timeout=timeout, kernels=kernels)
+        done = kernel.execute(self._wb, tpl, iid, kernel_name=kernel_name, timeout=timeout,
+                              kernels=kernels or self._kernels)
         if done.status != "succeeded" or done.notebook is None:
             with self._wb.db.session() as s:
                 s.add(PostmortemRunRow(incident_id=iid, template=tpl.stem, status="failed", error=done.error,
