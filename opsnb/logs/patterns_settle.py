@@ -132,12 +132,14 @@ def settle(miner: TemplateMiner, similarity: float) -> dict[int, int]:
             if t.pinned:
                 continue
             form = canonical(t.tokens)
+            if len(form) > 2 and form[-1] == WILDCARD:
+                form = form[:-1]  # a trailing variable run may be empty: "COMMAND=<*>" with no arguments
             other = by_form.get((form, False))
             if other is None:
                 by_form[(form, False)] = t
                 continue
             keep, gone = (other, t) if other.count >= t.count or (other.count == t.count and other.id < t.id) else (t, other)
-            tokens = list(form) if len(keep.tokens) != len(gone.tokens) else \
+            tokens = list(canonical(keep.tokens)) if len(keep.tokens) != len(gone.tokens) else \
                 [a if a == b else WILDCARD for a, b in zip(keep.tokens, gone.tokens, strict=True)]
             _absorb(miner, keep, gone, tokens)
             by_form[(form, False)] = keep
