@@ -318,6 +318,14 @@ class ApiHandler(web.RequestHandler):
         return self._endpoint
 
     @property
+    def log(self) -> logging.Logger:  # jupyter_server's identity provider logs through its handler
+        return log
+
+    @property
+    def base_url(self) -> str:  # where jupyter_server's identity provider scopes its login cookie
+        return str(self.settings.get("base_url", "/"))
+
+    @property
     def token(self) -> str | None:  # what jupyter_server's identity provider reads off a handler
         ip = self.state.identity_provider
         return getattr(ip, "token", None) if ip is not None else None
@@ -415,6 +423,9 @@ class ApiHandler(web.RequestHandler):
             if asyncio.iscoroutine(user) or isinstance(user, asyncio.Future):
                 user = await user
         except web.HTTPError:
+            return None
+        except Exception:  # a provider that needs more of a Jupyter handler: no login, and say why in the log
+            log.exception("jupyter_server's identity provider failed on an API request")
             return None
         if user is None:
             return None

@@ -96,6 +96,7 @@ def up(ctx: click.Context, port: int | None, no_browser: bool, root_dir: str, cr
         click.echo(f"  Share        {urls['share']}")
         click.echo(f"  Overview     {urls['overview']}")
         click.echo(f"  API health   {urls['health']}")
+        click.echo("  API token    opsnb token create --scopes read --expires 30d  (send: Authorization: Bearer)")
         if "runs" in urls:
             click.echo(f"  Run outputs  {urls['runs']}")
         click.echo("  scheduler    running")

@@ -69,6 +69,14 @@ def test_up_serves_lab_voila_and_api_then_stops_cleanly_on_sigint(ws: Path) -> N
         status, body = _get(f"http://127.0.0.1:{port}/opsnb/api/v1/health")
         assert status == 200 and json.loads(body)["status"] == "ok"
         assert str(ws) not in body.decode()  # the unauthenticated health check names no path
+        assert "opsnb token create" in text  # how to reach the rest of the API
+        api = f"http://127.0.0.1:{port}/opsnb/api/v1/incidents"
+        status, body = _get(api)
+        assert status == 401 and json.loads(body)["error"]["code"] == "unauthorized"
+        # The person holding Jupyter's token reaches the API as themselves, through jupyter_server's identity.
+        req = urllib.request.Request(api, headers={"Authorization": f"token {lab.split('token=')[1]}"})
+        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+            assert r.status == 200 and "incidents" in json.loads(r.read())
         status, body = _get(lab)
         assert status == 200 and b"JupyterLab" in body
         status, _ = _get(f"http://127.0.0.1:{port}/lab")  # no token: sent to the login page
