@@ -138,8 +138,8 @@ class Deploys:
             raise Conflict(f"deploy {id} already exists", kind="deploy", key=id) from None
 
     def _insert(self, s: Session, *, id: str | None, previous_version: str | None, rollback_of: str | None,
-                reason: str, **fields: Any) -> Deploy:
-        if id is not None and s.scalar(select(DeployRow.seq).where(DeployRow.id == id)) is not None:
+                reason: str, audit: bool = True, id_checked: bool = False, **fields: Any) -> Deploy:
+        if id is not None and not id_checked and s.scalar(select(DeployRow.seq).where(DeployRow.id == id)) is not None:
             raise Conflict(f"deploy {id} already exists", kind="deploy", key=id)
         if rollback_of is not None and s.scalar(select(DeployRow.seq).where(DeployRow.id == rollback_of)) is None:
             raise NotFound(f"no deploy {rollback_of} to roll back", kind="deploy", key=rollback_of)
@@ -152,9 +152,10 @@ class Deploys:
             rollback_of = prev.id
             if prev.status == "succeeded" and fields["status"] == "succeeded":
                 prev.status = "rolled_back"
-                self._wb.audit.record(action="deploy.update", target=prev.id,
-                                      params={"status": {"from": "succeeded", "to": "rolled_back"},
-                                              "by_version": fields["version"]}, reason=reason)
+                if audit:
+                    self._wb.audit.record(action="deploy.update", target=prev.id,
+                                          params={"status": {"from": "succeeded", "to": "rolled_back"},
+                                                  "by_version": fields["version"]}, reason=reason)
         row = DeployRow(id=id or f"tmp-{uuid.uuid4().hex}", previous_version=previous_version,
                         rollback_of=rollback_of, reason=reason, created_at=utcnow(), **fields)
         s.add(row)
@@ -166,8 +167,9 @@ class Deploys:
             row.id = f"{wanted}-{uuid.uuid4().hex[:6]}" if taken else wanted
             s.flush()
         dep = Deploy.of(row)
-        params = {k: v for k, v in dep.as_dict().items() if k not in ("id", "reason")}
-        self._wb.audit.record(action="deploy.create", target=dep.id, params=params, reason=reason)
+        if audit:  # webhook batches are audited once per batch by their caller
+            params = {k: v for k, v in dep.as_dict().items() if k not in ("id", "reason")}
+            self._wb.audit.record(action="deploy.create", target=dep.id, params=params, reason=reason)
         return dep
 
     def update(self, id: str, *, status: str | None = None, finished_at: datetime | None = None,
@@ -411,11 +413,12 @@ class Deploys:
         """Store a deploy parsed from a webhook (:mod:`opsnb.deploys.webhooks`); the API's entry point.
 
         The sender was authenticated by the API (token or provider signature), so no role is
-        checked; the record is audited with its source. Returns a ``Stored`` (outcome, deploy, receipt).
+        checked; the receipt keeps the raw body and one ``deploy.ingest`` audit record lists what
+        changed. Returns a ``Stored`` (outcome, deploy, receipt).
         """
-        from opsnb.deploys.webhooks import store
+        from opsnb.deploys.webhooks import store_many
 
-        return store(self._wb, prepared)
+        return store_many(self._wb, [prepared])[0]
 
     def history(self, service: str, *, env: str | None = None, limit: int = 100) -> pd.DataFrame:
         """One service's deploys, newest first, with ``kind`` (deploy/rollback) and ``live`` (running now)."""

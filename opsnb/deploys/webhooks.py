@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -283,54 +284,90 @@ def validate(prep: Prepared) -> None:
 
 
 def store(wb: Workbench, prep: Prepared) -> Stored:
-    """Store the receipt and the deploy in one transaction (the API answers after it committed).
+    """Store one prepared webhook (see :func:`store_many`)."""
+    return store_many(wb, [prep])[0]
 
-    The caller authenticated the sender (API token, GitHub signature, GitLab token); the
-    records are audited with the provider as the source.
+
+def store_many(wb: Workbench, batch: list[Prepared]) -> list[Stored]:
+    """Store receipts and deploys in one transaction (the API answers each sender after it committed).
+
+    The caller authenticated the senders (API token, GitHub signature, GitLab token). Each
+    delivery keeps its receipt (the raw body); one ``deploy.ingest`` audit record per batch names
+    every deploy created or updated, so a burst of CI webhooks costs one link of the audit chain.
+    A failure refuses the whole batch (the API's writer then stores its items one by one).
     """
-    validate(prep)
+    for prep in batch:
+        validate(prep)
+    try:
+        with wb.db.session() as s:
+            # one query each for the deliveries already received and the deploys already known
+            deliveries = [p.delivery for p in batch if p.delivery]
+            seen: set[str] = set(s.scalars(select(DeployReceiptRow.delivery).where(
+                DeployReceiptRow.delivery.in_(deliveries)))) if deliveries else set()
+            ids = [p.fields["id"] for p in batch if p.fields is not None and p.fields.get("id")]
+            known: dict[str, DeployRow] = ({r.id: r for r in s.scalars(select(DeployRow).where(DeployRow.id.in_(ids)))}
+                                           if ids else {})
+            receipts: list[DeployReceiptRow] = []
+            out = [_store_one(wb, s, prep, seen, known, receipts) for prep in batch]
+            s.flush()
+            out = [Stored(r.outcome, r.deploy, int(receipts[r.receipt].id)) if r.receipt is not None else r
+                   for r in out]
+            changed = [(r.outcome, r.deploy.id) for r in out if r.deploy is not None and r.outcome != "unchanged"]
+            if changed:
+                wb.audit.record(action="deploy.ingest", target=",".join(sorted({p.provider for p in batch})),
+                                params={"deploys": [d for _, d in changed], "outcomes": [o for o, _ in changed],
+                                        "receipts": [r.receipt for r in out if r.receipt is not None]},
+                                reason="CI/CD webhook")
+            return out
+    except IntegrityError:
+        if len(batch) > 1:
+            return [store_many(wb, [p])[0] for p in batch]
+        # the same delivery committed by a concurrent request first
+        return [Stored("unchanged", None, None)]
+
+
+def _store_one(wb: Workbench, s: Any, prep: Prepared, seen: set[str], known: dict[str, DeployRow],
+               receipts: list[DeployReceiptRow]) -> Stored:
+    """One item of a batch; ``Stored.receipt`` is the index of its receipt in ``receipts`` until the flush."""
     from opsnb.deploys.service import Deploys
 
     deploys: Deploys = wb.deploys
-    try:
-        with wb.db.session() as s:
-            if prep.delivery is not None and s.scalar(
-                    select(DeployReceiptRow.id).where(DeployReceiptRow.delivery == prep.delivery)) is not None:
-                return Stored("unchanged", None, None)
-            outcome, dep = "ignored", None
-            f = prep.fields
-            if f is not None:
-                existing = s.scalar(select(DeployRow).where(DeployRow.id == f["id"])) if f.get("id") else None
-                if existing is None:
-                    fields = {k: v for k, v in f.items()}
-                    fields.setdefault("previous_version", None)
-                    fields.setdefault("id", None)
-                    fields.setdefault("commit", None)
-                    fields["actor"] = fields.get("actor") or wb.user
-                    dep = deploys._insert(s, rollback_of=None, source=prep.provider, **fields)
-                    outcome = "created"
-                elif existing.status != f["status"] and f["status"] in TRANSITIONS[existing.status]:
-                    before = existing.status
-                    existing.status = f["status"]
-                    existing.finished_at = f.get("finished_at") or existing.finished_at or utcnow()
-                    if f.get("committed_at") and existing.committed_at is None:
-                        existing.committed_at = f["committed_at"]
-                    wb.audit.record(action="deploy.update", target=existing.id,
-                                    params={"status": {"from": before, "to": existing.status},
-                                            "source": prep.provider}, reason=f.get("reason", ""))
-                    dep, outcome = Deploy.of(existing), "updated"
-                else:
-                    dep, outcome = Deploy.of(existing), "unchanged"
-            receipt = DeployReceiptRow(provider=prep.provider,
-                                       delivery=prep.delivery or f"{prep.provider}:{_digest(prep.body)}:{utcnow().timestamp()}",
-                                       event=prep.event[:50], deploy_id=dep.id if dep else None, outcome=outcome,
-                                       body=prep.body, received_at=utcnow())
-            s.add(receipt)
+    if prep.delivery is not None:
+        if prep.delivery in seen:
+            return Stored("unchanged", None, None)
+        seen.add(prep.delivery)
+    outcome, dep = "ignored", None
+    f = prep.fields
+    if f is not None:
+        existing = known.get(f["id"]) if f.get("id") else None
+        if existing is None and f.get("id") and f"deploy:{f['id']}" in seen:  # created earlier in this batch
             s.flush()
-            return Stored(outcome, dep, int(receipt.id))
-    except IntegrityError:
-        # the same delivery committed by a concurrent request first
-        return Stored("unchanged", None, None)
+            existing = s.scalar(select(DeployRow).where(DeployRow.id == f["id"]))
+        if existing is None:
+            fields = dict(f)
+            fields.setdefault("previous_version", None)
+            fields.setdefault("id", None)
+            fields.setdefault("commit", None)
+            fields["actor"] = fields.get("actor") or wb.user
+            dep = deploys._insert(s, rollback_of=None, source=prep.provider, audit=False,
+                                  id_checked=fields["id"] is not None, **fields)
+            seen.add(f"deploy:{dep.id}")
+            outcome = "created"
+        elif existing.status != f["status"] and f["status"] in TRANSITIONS[existing.status]:
+            existing.status = f["status"]
+            existing.finished_at = f.get("finished_at") or existing.finished_at or utcnow()
+            if f.get("committed_at") and existing.committed_at is None:
+                existing.committed_at = f["committed_at"]
+            dep, outcome = Deploy.of(existing), "updated"
+        else:
+            dep, outcome = Deploy.of(existing), "unchanged"
+    receipt = DeployReceiptRow(provider=prep.provider,
+                               delivery=prep.delivery or f"{prep.provider}:{_digest(prep.body)}:{uuid.uuid4().hex}",
+                               event=prep.event[:50], deploy_id=dep.id if dep else None, outcome=outcome,
+                               body=prep.body, received_at=utcnow())
+    s.add(receipt)
+    receipts.append(receipt)
+    return Stored(outcome, dep, len(receipts) - 1)
 
 
 def _digest(text: str) -> str:
