@@ -68,6 +68,8 @@ _KINDS: list[tuple[str, str]] = [
 ]
 _KIND_RX = re.compile("|".join(f"(?P<{k}>(?:{rx})\\Z)" for k, rx in _KINDS))
 _PLACEHOLDER = re.compile(r"^<[A-Z*]+>$")
+_LETTER = re.compile(r"[A-Za-z]")
+_MIN_OBS = 3  # messages that must agree before a placeholder position is shown as its one word
 _HAS_DIGIT = re.compile(r"\d")
 _word_cache: dict[str, str] = {}
 
@@ -202,13 +204,50 @@ class Template:
     constants: int = field(default=0)
     name: str | None = None
     pinned: bool = False
+    # Raw words seen at each position (None once two differed), from the messages that took the
+    # full path: a placeholder position that only ever held one word (``ssh2``, ``uid=0``) is shown
+    # as that word once _MIN_OBS messages agree. Display only: grouping never reads it.
+    obs: list[str | None] | None = field(default=None, repr=False, compare=False)
+    nobs: int = field(default=0, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.constants = sum(1 for t in self.tokens if not _is_var(t))
 
     @property
     def text(self) -> str:
-        return " ".join(self.tokens)
+        """The template as people read it: placeholders, except where every message held the same word."""
+        obs = self.obs
+        if not obs or self.nobs < _MIN_OBS or len(obs) != len(self.tokens):
+            return " ".join(self.tokens)
+        # A bare number that never changed is still a number (a year, port 22): only words with a
+        # letter (ssh2, uid=0, IPv6:) are shown as themselves.
+        return " ".join(o if o is not None and "<" in t and _LETTER.search(o) else t
+                        for t, o in zip(self.tokens, obs, strict=True))
+
+    def observe(self, message: str) -> None:
+        """Note the raw words of one more message of this template (see ``obs``)."""
+        obs = self.obs
+        if obs is not None and not obs:
+            return  # every position already varied
+        raw = message.split()
+        if len(raw) != len(self.tokens):
+            return  # a collapsed list: positions do not line up
+        self.nobs += 1
+        if obs is None:
+            self.obs = [w if "<" in t else None for t, w in zip(self.tokens, raw, strict=True)]
+            if not any(self.obs):
+                self.obs = []
+            return
+        alive = False
+        for i, w in enumerate(raw):
+            o = obs[i]
+            if o is not None:
+                if o != w:
+                    obs[i] = None
+                else:
+                    alive = True
+        if not alive:
+            self.obs = []
 
 
 class TemplateMiner:
@@ -283,11 +322,13 @@ class TemplateMiner:
         if tid is not None:
             t = self._templates[tid]
             t.count += 1
+            t.observe(message)
         else:
             tokens = masked.split()
             if "> <" in masked:
                 tokens = _collapse(tokens)
             t = self._templates[self._place(tokens, message)]
+            t.observe(message)
             if len(self._cache) >= 300_000:  # identical masked messages always land together (bounded memory)
                 return t, False
             self._cache[masked] = t.id
@@ -479,7 +520,8 @@ class TemplateMiner:
                          "max_children": self.max_children, "max_line": self.max_line},
             "next_id": self._next_id,
             "templates": [{"id": t.id, "tokens": t.tokens, "count": t.count, "example": t.example,
-                           **({"name": t.name} if t.name else {}), **({"pinned": True} if t.pinned else {})}
+                           **({"name": t.name} if t.name else {}), **({"pinned": True} if t.pinned else {}),
+                           **({"obs": t.obs, "nobs": t.nobs} if t.obs is not None else {})}
                           for t in sorted(self._templates.values(), key=lambda t: t.id)],
             "aliases": {str(k): v for k, v in sorted(self._alias.items())},
         }
@@ -516,13 +558,18 @@ class TemplateMiner:
                   and isinstance(item.get("count"), int) and item["count"] >= 0
                   and isinstance(item.get("example", ""), str)
                   and (item.get("name") is None or (isinstance(item["name"], str) and 0 < len(item["name"]) <= 200))
-                  and isinstance(item.get("pinned", False), bool))
+                  and isinstance(item.get("pinned", False), bool)
+                  and (item.get("obs") is None or (isinstance(item["obs"], list) and all(
+                      o is None or isinstance(o, str) for o in item["obs"])
+                      and len(item["obs"]) in (0, len(item["tokens"]))))
+                  and isinstance(item.get("nobs", 0), int) and item.get("nobs", 0) >= 0)
             if not ok:
                 raise bad(f"template #{i} is malformed")
             if item["id"] in miner._templates:
                 raise bad(f"template id {item['id']} appears twice")
             t = Template(item["id"], list(item["tokens"]), item["count"], item.get("example", ""),
                          name=item.get("name"), pinned=item.get("pinned", False))
+            t.obs, t.nobs = item.get("obs"), item.get("nobs", 0)
             miner._templates[t.id] = t
             miner._leaf(t.tokens).append(t)
         aliases = data.get("aliases", {})

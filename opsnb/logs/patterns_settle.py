@@ -64,6 +64,11 @@ def _absorb(miner: TemplateMiner, keep: Template, gone: Template, tokens: list[s
     keep.tokens = tokens
     keep.constants = sum(1 for x in tokens if x != WILDCARD and not (x[0] == "<" and x[-1] == ">"))
     keep.count += gone.count
+    if keep.obs and gone.obs and len(keep.obs) == len(gone.obs) == len(tokens):
+        keep.obs = [a if a == b else None for a, b in zip(keep.obs, gone.obs, strict=True)]
+        keep.nobs += gone.nobs
+    elif gone.nobs or len(tokens) != len(keep.tokens):
+        keep.obs = []  # cannot line the two up: show placeholders
     if gone.name and not keep.name:
         keep.name = gone.name
     miner._alias[gone.id] = keep.id
