@@ -23,7 +23,6 @@ shape ever repeats and every line takes the full path.
 
 from __future__ import annotations
 
-import csv
 import random
 import re
 import tempfile

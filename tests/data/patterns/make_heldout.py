@@ -355,7 +355,7 @@ def main() -> None:
         for i in range(N):
             e = rnd.choices(range(len(formats)), weights)[0]
             fmt = formats[e][1]
-            msg = re.sub(r"\{(\w+)\}", lambda m: val[m.group(1)](), fmt)
+            msg = re.sub(r"\{(\w+)\}", lambda m, val=val: val[m.group(1)](), fmt)
             tmpl = re.sub(r"\{(\w+)\}", "<*>", fmt)
             if name == "postgresql":
                 line = f"2026-12-07 09:{i // 60 % 60:02d}:{i % 60:02d}.{rnd.randrange(1000):03d} UTC [{rnd.randrange(300, 99999)}] {msg}"
