@@ -33,9 +33,12 @@ class NowHandler(ApiHandler):
     def get(self) -> None:
         at = self.query_time("at")
         df = self.ops.oncall.list()
-        names = [str(n) for n in df.get("name", [])]
-        self.reply({"at": at.isoformat() if at else None,
-                    "oncall": [{"schedule": n, "person": self.ops.oncall.who_is_on_call(n, at)} for n in names]})
+        if at is None:  # the list already says who is on call now: one read, not one per schedule
+            rows = [{"schedule": str(r["name"]), "person": r["on_call_now"]} for r in records_of(df)]
+        else:
+            rows = [{"schedule": str(n), "person": self.ops.oncall.who_is_on_call(str(n), at)}
+                    for n in df.get("name", [])]
+        self.reply({"at": at.isoformat() if at else None, "oncall": rows})
 
 
 class WhoHandler(ApiHandler):
