@@ -55,7 +55,7 @@ from opsnb.logs.ingest_files import (  # noqa: F401
 )
 from opsnb.logs.models import SourceResult
 from opsnb.logs.reader import HEAD_BYTES, Limits, LineReader, count_lines, read_head
-from opsnb.store.checkpoints import Checkpoint, Checkpoints
+from opsnb.store.checkpoints import Checkpoint, Checkpoints, sweep_tmp
 from opsnb.store.lake import SCHEMAS
 
 if TYPE_CHECKING:
@@ -128,6 +128,7 @@ class Ingestor(CheckpointedSources):
         self.workers = max(1, min(4, workers or os.cpu_count() or 1))
         self.limits = limits or Limits()
         self.checkpoints = Checkpoints(lake.root)
+        sweep_tmp(lake.root / ".tmp")  # every ingest (stdin and remote ones too) clears dead writers' temp files
         self._src: _Source | None = None  # set while a file source with a checkpoint is read
         self._commits = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsnb-ingest-commit")
         self._commit_failed: BaseException | None = None

@@ -154,6 +154,20 @@ def test_dead_writer_temp_and_uncommitted_pending_files_are_removed(tmp_path: Pa
     assert not dead.exists()
 
 
+def test_any_ingest_clears_dead_writers_temp_files(tmp_path: Path) -> None:
+    """Not only file sources: bytes in memory (stdin, remote output) start by clearing them too."""
+    lake = Lake(tmp_path / "lake")
+    (lake.root / ".tmp").mkdir(parents=True)
+    dead = lake.root / ".tmp" / "p999999999-2-def.tmp"
+    dead.write_bytes(b"half a segment")
+    ing = Ingestor(lake)
+    try:
+        assert ing.ingest_bytes(lines("b", 3).encode(), ParseOptions(source="feed")).stored == 3
+    finally:
+        ing.close()
+    assert not dead.exists()
+
+
 def test_a_batch_committed_but_not_renamed_is_visible_and_finished(tmp_path: Path) -> None:
     """The kill between the checkpoint's rename (the commit) and the segments' renames."""
     lake = Lake(tmp_path / "lake")
