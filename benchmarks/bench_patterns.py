@@ -161,10 +161,10 @@ def accuracy_rows() -> list[tuple[str, float, str]]:
             out.append((f"template accuracy {tag}, drain3 defaults", float(r["d3_ta"]), "ratio"))  # type: ignore[arg-type]
     for table in ("dev", "held-out"):
         sub = [r for r in rows if r["table"] == table]
-        for key, what in (("ga", "grouping"), ("d3_ga", "grouping, drain3"), ("ta", "template"),
-                          ("d3_ta", "template, drain3")):
+        for key, what in (("ga", "grouping accuracy"), ("d3_ga", "grouping accuracy, drain3"),
+                          ("ta", "template accuracy"), ("d3_ta", "template accuracy, drain3")):
             if sub and key in sub[0]:
-                out.append((f"mean {what} accuracy, {table} ({len(sub)} data sets)",
+                out.append((f"mean {what}, {table} ({len(sub)} data sets)",
                             sum(float(r[key]) for r in sub) / len(sub), "ratio"))  # type: ignore[arg-type]
     return out
 
