@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opsnb.store.db import Base
@@ -28,6 +28,8 @@ class DeployRow(Base):
     """One deployment of one service version to one environment."""
 
     __tablename__ = "deploys"
+    __table_args__ = (Index("ix_deploys_service_env_started", "service", "env", "started_at"),
+                      Index("ix_deploys_service_env_version", "service", "env", "version"))
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                      autoincrement=True)
