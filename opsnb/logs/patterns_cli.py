@@ -30,8 +30,13 @@ from opsnb.cliutil import SINCE, SINCE_HELP, emit, format_option, pass_ops, rang
 @click.option("--save", "save_path", type=click.Path(dir_okay=False), default=None,
               help="Save the mined templates as JSON afterwards.")
 @click.option("--summary", is_flag=True, help="Print templates with counts instead of one row per line.")
+@click.option("--name", "names", multiple=True, metavar="ID=NAME",
+              help="Name a template of the --load file (repeatable); --name ID= clears it.")
+@click.option("--pin", "pins", multiple=True, type=int, metavar="ID",
+              help="Pin a template of the --load file: its text stays as it is (repeatable).")
 def templates_cmd(file: str, fmt: str, header_regex: str | None, load_path: str | None,
-                  save_path: str | None, summary: bool) -> None:
+                  save_path: str | None, summary: bool, names: tuple[str, ...] = (),
+                  pins: tuple[int, ...] = ()) -> None:
     """Mine FILE's log templates; print CSV line,template_id,template for every line.
 
     Lines that cannot be mined (binary, cut, invalid UTF-8) are reported on
@@ -42,11 +47,21 @@ def templates_cmd(file: str, fmt: str, header_regex: str | None, load_path: str 
     Example:
         opsnb logs templates /var/log/syslog > templates.csv
         opsnb logs templates app.log --header-regex '^\\S+ \\S+ (?P<body>.*)$' --summary
+        opsnb logs templates auth.log --load t.json --name 3="ssh brute force" --pin 3 --save t.json
     """
     from opsnb.logs.minefile import mine_file
     from opsnb.logs.patterns import TemplateMiner
 
     miner = TemplateMiner.load(load_path) if load_path else None
+    if (names or pins) and miner is None:
+        raise click.UsageError("--name and --pin refer to templates of a --load file")
+    for spec in names:
+        tid, eq, label = spec.partition("=")
+        if not eq or not tid.strip().isdigit():
+            raise click.BadParameter(f"{spec!r} is not ID=NAME", param_hint="--name")
+        miner.rename(int(tid), label or None)  # type: ignore[union-attr]
+    for tid_pin in pins:
+        miner.pin(tid_pin)  # type: ignore[union-attr]
     source: Any = sys.stdin.buffer if file == "-" else file
     result = mine_file(source, fmt=fmt, header_regex=header_regex, miner=miner)
     for no, what in result.problems[:50]:
@@ -54,7 +69,7 @@ def templates_cmd(file: str, fmt: str, header_regex: str | None, load_path: str 
     if len(result.problems) > 50:
         click.echo(f"warning: {len(result.problems) - 50} more problem lines not shown", err=True)
     if summary:
-        emit(result.miner.templates(), "table", columns=["template_id", "count", "template"])
+        emit(result.miner.templates(), "table", columns=["template_id", "count", "name", "template"])
     else:
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(["line", "template_id", "template"])

@@ -172,3 +172,24 @@ def test_version_1_files_still_load(tmp_path: Path) -> None:
     p.write_text(json.dumps(data))
     m = TemplateMiner.load(p)
     assert m.add("a 7") == 1 and m.get(1).name is None
+
+
+def test_templates_command_names_and_pins(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("".join(f"Failed password for root from 10.0.{i}.{i + 7} port 22 ssh2\n" for i in (1, 2, 30, 44)))
+    save = tmp_path / "t.json"
+    res = CliRunner().invoke(templates_cmd, [str(log), "--format", "raw", "--save", str(save)])
+    assert res.exit_code == 0, res.output
+    tid = TemplateMiner.load(save).templates()["template_id"].iloc[0]
+    res = CliRunner().invoke(templates_cmd, [str(log), "--format", "raw", "--load", str(save), "--save", str(save),
+                                             "--name", f"{tid}=ssh brute force", "--pin", str(tid), "--summary"])
+    assert res.exit_code == 0, res.output
+    assert "ssh brute force" in res.stdout
+    back = TemplateMiner.load(save)
+    assert back.by_name("ssh brute force").pinned and back.by_name("ssh brute force").count == 8
+    res = CliRunner().invoke(templates_cmd, [str(log), "--pin", "1"])
+    assert res.exit_code != 0 and "--load" in res.output
+    res = CliRunner().invoke(templates_cmd, [str(log), "--load", str(save), "--name", "x"])
+    assert res.exit_code != 0 and "ID=NAME" in res.output
+    res = CliRunner().invoke(templates_cmd, [str(log), "--load", str(save), "--pin", "999"])
+    assert res.exit_code != 0 and isinstance(res.exception, NotFound)
