@@ -85,6 +85,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rollback_error_threshold", 0.05, "Error ratio under which a rolled-back service counts as recovered.", float),
     Setting("rollback_verify_timeout", 120.0, "Seconds a rollback waits for recovery before reporting NOT recovered.", float),
     Setting("port", 8888, "Port `opsnb up` listens on (127.0.0.1).", int),
+    Setting("demo_live_tick", 60.0, "Seconds between ticks of the live demo world under `opsnb up` (a demo workspace).",
+            float),
     Setting("timezone", "UTC", "IANA zone used to display times; storage is always UTC."),
     Setting("notify_max_attempts", 6, "Attempts per notification before it is marked failed.", int),
     Setting("notify_backoff_seconds", 30.0, "First retry delay of a failed notification; doubles per attempt (max 1 h).", float),

@@ -91,10 +91,15 @@ class Live:
         self._tmp.cleanup()
 
 
-def start_background(ops: Any, *, tick: float = TICK_SECONDS) -> Live | None:
-    """Start keeping ``ops``'s demo world going; None when the workspace holds no complete demo."""
+def start_background(ops: Any, *, tick: float | None = None) -> Live | None:
+    """Start keeping ``ops``'s demo world going; None when the workspace holds no complete demo.
+
+    ``tick`` defaults to the ``demo_live_tick`` setting (60 s).
+    """
     from opsnb.demo.generate import info
 
+    if tick is None:
+        tick = max(1.0, float(ops.settings.demo_live_tick))
     meta = info(ops.workspace)
     if meta is None or not meta.get("end"):
         return None

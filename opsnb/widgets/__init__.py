@@ -143,6 +143,8 @@ def table(df: Any, *, columns: Sequence[str] | None = None, badges: Sequence[str
 
 
 def _short_time(v: Any) -> Any:
+    if v is None or v != v:  # None, NaN and NaT (which is a datetime, and cannot format itself)
+        return None
     if isinstance(v, datetime):
         return f"{v:%Y-%m-%d %H:%M}"
     return v
@@ -259,8 +261,10 @@ class Board:
                  refresh: float = 60, choices: Mapping[str, Sequence[Any]] | None = None) -> None:
         import ipywidgets
 
-        self.title, self.ops, self.refresh = title, ops, refresh
-        self.values = globals()["params"](params or {})
+        self.title, self.ops = title, ops
+        self.values = globals()["params"]({**(params or {}), "refresh": float(refresh)})
+        given = float(self.values.pop("refresh"))
+        self.refresh = 0.0 if given <= 0 else max(5.0, given)  # ?refresh=5 from the URL; never a busy loop
         self.panels: list[Panel] = []
         self.rounds = 0
         self.head = ipywidgets.HTML()
