@@ -277,6 +277,9 @@ class ApiHandler(web.RequestHandler):
     def endpoints(cls) -> dict[str, Endpoint]:
         """Method -> its declaration; an undeclared method gets the default (GET: read and viewer; a change:
         ``<family>:write`` and responder), so a handler without declarations is still guarded and documented."""
+        cached = cls.__dict__.get("_endpoints")
+        if cached is not None and cached[0] == cls.route:
+            return cached[1]
         from opsnb.access.tokens import SCOPES
 
         out: dict[str, Endpoint] = {}
@@ -294,6 +297,7 @@ class ApiHandler(web.RequestHandler):
                     scope = f"{family}:write" if f"{family}:write" in SCOPES else "incidents:write"
                     ep = Endpoint(summary, scope=scope, role="responder", public=not cls.auth, status=200)
             out[m] = ep
+        cls._endpoints = (cls.route, out)  # type: ignore[attr-defined]
         return out
 
     @classmethod
