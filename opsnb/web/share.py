@@ -265,7 +265,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--preheat", type=int, default=0, help="kernels kept pre-rendered per dashboard (0: off)")
     a = p.parse_args(argv)
     workspace = Path(a.workspace).resolve()
-    parts = _tornado_parts(workspace, a.max_kernels)
+    cap = a.max_kernels
+    if a.preheat > 0:  # the pool's kernels (one set per dashboard) wait beside the pages' own
+        cap += a.preheat * sum(1 for _ in Path(a.root).glob("*.ipynb"))
+    parts = _tornado_parts(workspace, cap)
 
     from voila.app import Voila
 
