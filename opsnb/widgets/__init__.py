@@ -240,8 +240,11 @@ def _output(obj: Any) -> dict[str, Any]:
 
         bundle = pio.renderers["plotly_mimetype"].to_mimebundle(obj.to_dict())
         return {"output_type": "display_data", "data": {**bundle, "text/plain": "<figure>"}, "metadata": {}}
-    if ip is None:
-        return {"output_type": "display_data", "data": {"text/plain": repr(obj)}, "metadata": {}}
+    if ip is None:  # outside a kernel (tests, scripts): the HTML and text forms
+        data = {"text/plain": repr(obj)}
+        if hasattr(obj, "_repr_html_"):
+            data["text/html"] = str(obj._repr_html_())
+        return {"output_type": "display_data", "data": data, "metadata": {}}
     data, meta = ip.display_formatter.format(obj)
     return {"output_type": "display_data", "data": data, "metadata": meta}
 
