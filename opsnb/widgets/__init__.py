@@ -156,6 +156,12 @@ def params(defaults: Mapping[str, Any], query: str | None = None) -> dict[str, A
     A value that does not convert (``hours=abc``) keeps the default; unknown names are ignored, so
     a link cannot set anything a dashboard did not declare.
     """
+    if query is None and os.environ.get("VOILA_PREHEAT", "False") != "False":
+        # a preheated kernel rendered up to here before any page asked for it: wait for the request
+        # (Voila then puts its query string in the environment)
+        from voila.utils import wait_for_request
+
+        wait_for_request()
     raw = parse_qs(os.environ.get("QUERY_STRING", "") if query is None else query)
     out = dict(defaults)
     for name, default in defaults.items():
