@@ -52,3 +52,25 @@ def test_no_payload_runs_in_the_overview(demo_workspace: Path, tmp_path: Path) -
     assert fired == 0, f"{fired} injected payload(s) ran as script"
     assert "<img src=x" in text or "onerror" in text  # shown as text, not dropped
     assert str(ws) not in text  # the page names no server path
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_no_payload_runs_in_the_board_dashboards(demo_workspace: Path, tmp_path: Path) -> None:
+    """The dashboards built on opsnb.widgets, with payloads as service names, hosts, messages and titles."""
+    need_chromium()
+    ws = tmp_path / "ws"
+    hostile_workspace(demo_workspace, ws)
+    fired: dict[str, int] = {}
+    shown: dict[str, bool] = {}
+    with running_up(ws, "--no-live") as up, chromium() as browser:
+        for name, query in (("service-health", "hours=1"), ("incidents", ""), ("changes", ""), ("slos", "")):
+            page = local_page(browser)
+            page.goto(up.dashboard(name, query), timeout=180_000)
+            page.wait_for_selector(".opsnb-refresh", timeout=180_000)
+            page.wait_for_timeout(1000)
+            fired[name] = page.evaluate("window.__opsnb_xss || 0")
+            shown[name] = "onerror" in page.inner_text("body")
+            page.close()
+    assert fired == dict.fromkeys(fired, 0), f"payloads ran as script: {fired}"
+    assert shown["service-health"] and shown["incidents"]  # the payloads are on the page, as text
