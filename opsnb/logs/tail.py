@@ -14,6 +14,10 @@ Rotation, looked at on every poll, before the files themselves:
   are not read again), is read to its end, and the truncated file starts over at 0.
   Lines written between logrotate's copy and its truncation are lost by copytruncate
   itself (logrotate's manual says so); everything in the copy or the file is kept.
+
+Not covered: a file that lived and was rotated away under a name the pattern does not match
+while no tail ran at all has no checkpoint, and is not read (restart the tail within one
+rotation interval, or give a pattern that matches the rotated names).
 """
 
 from __future__ import annotations
@@ -135,9 +139,11 @@ class DirectoryTail:
         opts = replace(self.base, source=path)
         res = self.ing.ingest_path(path, opts, from_start=self.from_start and first, whole_lines=True,
                                    start_at_end=at_end and first)
-        total = self.results.setdefault(path, SourceResult(source=path))
+        total = self.results.get(path)
+        if total is None:
+            total = self.results[path] = SourceResult(source=path, resumed_at=res.resumed_at)
         total.format = res.format or total.format
         total.add(res)
         total.bytes += res.bytes
         total.error = res.error or total.error
-        return bool(res.bytes)
+        return bool(res.lines)  # whole lines read (a line being written is not news until it ends)

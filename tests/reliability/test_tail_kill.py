@@ -43,7 +43,7 @@ def line(k: int) -> str:
 class Writer(threading.Thread):
     """Appends ``per_tick`` lines every 10 ms until stopped (and 4 rotations done); rotates every ``rotate_s``."""
 
-    def __init__(self, d: Path, rotate_s: float = 2.5, per_tick: int = 20) -> None:
+    def __init__(self, d: Path, rotate_s: float = 4.0, per_tick: int = 20) -> None:
         super().__init__(daemon=True)
         self.d, self.rotate_s, self.per_tick = d, rotate_s, per_tick
         self.stop = threading.Event()
