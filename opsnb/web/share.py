@@ -231,7 +231,13 @@ def _tornado_parts(workspace: Path, max_kernels: int) -> dict[str, Any]:
 
         async def start_kernel(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
             if kwargs.get("kernel_id") is None and len(self.list_kernel_ids()) >= max_kernels:
-                raise web.HTTPError(503, f"{max_kernels} dashboards are open; close one or try again shortly")
+                # a closed tab's kernel lingers until culled: make room by the oldest one nobody is
+                # connected to (never a preheat pool's, which waits for its page unconnected)
+                idle = [k for k in self.list_kernel_ids() if not self._kernel_connections.get(k, 0)]
+                if idle and not getattr(self, "_pools", None):
+                    await self.shutdown_kernel(min(idle, key=lambda k: getattr(self.get_kernel(k), "last_activity", 0)))
+                else:
+                    raise web.HTTPError(503, f"{max_kernels} dashboards are open; close one or try again shortly")
             return str(await super().start_kernel(*args, **kwargs))
 
     class CspTransform(web.OutputTransform):
