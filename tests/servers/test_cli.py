@@ -77,7 +77,7 @@ def test_run_and_facts(ws: Path, sshd_fleet: SshdFleet) -> None:
     assert [(x["host"], x["exit_status"], x["stdout"]) for x in rows] == [
         ("sshd-0", 0, "a;b $(id)"), ("sshd-1", 0, "a;b $(id)")]
     invoke(ws, "add", "dead", "127.0.0.1", "--port", str(free_port()), "-l", "role=web")
-    r = invoke(ws, "run", "role=web", "--read-only", "--timeout", "5", "--", "uptime", env=env)
+    r = invoke(ws, "run", "role=web", "--read-only", "--timeout", "5s", "--", "uptime", env=env)
     assert r.exit_code == 2  # one host failed
     assert "ConnectError" in r.output and "load average" in r.output
     r = invoke(ws, "facts", "name~sshd-*", "--format", "json", env=env)

@@ -21,7 +21,7 @@ def test_schema_is_at_every_domain_head(ops: Workbench) -> None:
     assert {"user_roles", "audit_records", "audit_head", "alembic_version"} <= tables
     with ops.db.engine.connect() as c:
         heads = set(MigrationContext.configure(c).get_current_heads())
-    assert {"access_0001", "audit_0001"} <= heads
+    assert {"access_0002", "audit_0001"} <= heads  # access_0002: API tokens
     assert len(heads) == len(migration_dirs())  # one head per domain branch
 
 
