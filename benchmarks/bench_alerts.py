@@ -27,42 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from apiserver import start_api_server  # benchmarks/ is on sys.path when run.py runs
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 SERVICES = ["frontend", "checkout", "payments", "catalog", "search", "auth"]
 CLASSES = ["HighLatency", "HighErrorRate", "DiskFull", "HighCPU", "PodRestarts"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_server(ws: Path) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    env = {**os.environ, "OPSNB_WORKSPACE": str(ws), "OPSNB_API_TOKEN": TOKEN, "OPSNB_USER": "bench",
-           "JUPYTER_CONFIG_DIR": str(ws.parent / "jcfg"), "JUPYTER_DATA_DIR": str(ws.parent / "jdata"),
-           "JUPYTER_RUNTIME_DIR": str(ws.parent / "jrun")}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter"), "server", "--ServerApp.jpserver_extensions=opsnb.web=True",
-         f"--port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=j",
-         "--ServerApp.open_browser=False", "--allow-root", f"--ServerApp.root_dir={ws.parent}",
-         "--ServerApp.log_level=WARN"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/opsnb/api/v1/health")
-            if c.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("jupyter server did not start")
+def _start_server(ws: Path) -> tuple[subprocess.Popen[bytes], int]:
+    return start_api_server(ws, {"OPSNB_API_TOKEN": TOKEN})
 
 
 def _event(rng: random.Random, keys: int) -> dict:

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import inspect
 import threading
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,19 +24,7 @@ from tornado import web
 
 from opsnb.errors import ValidationError
 from opsnb.web.alerts import frame_records
-from opsnb.web.base import ApiHandler
-
-try:
-    from opsnb.web.base import STR, TIME, endpoint, obj
-except ImportError:  # the API before declared endpoints: the declarations are documentation only
-    STR = TIME = {}
-
-    def endpoint(summary: str, **kwargs: Any) -> Callable[[Any], Any]:
-        return lambda fn: fn
-
-    def obj(required: tuple[str, ...] = (), extra: bool = True, **props: dict[str, Any]) -> dict[str, Any]:
-        return {}
-
+from opsnb.web.base import STR, TIME, ApiHandler, endpoint, obj
 
 RESPONSE = obj(("status", "outcome"), status=STR, outcome=STR, deploy=STR, deploy_status=STR)
 
