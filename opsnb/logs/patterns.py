@@ -1,6 +1,6 @@
 """Log template mining (a Drain-like prefix tree), and pattern diffs between two windows.
 
-A message is first *masked*: double-quoted strings become ``<STR>``, URL query
+A message is first *masked* (:mod:`opsnb.logs.premask`): double-quoted strings become ``<STR>``, URL query
 strings ``<QUERY>``, and IP addresses, UUIDs, hex, durations, sizes and
 numbers become typed placeholders (``<IP>``, ``<HEX>``, ``<NUM>`` ...), and any
 other word that still holds a digit (``blk_-69522``, ``core.2275``) becomes
@@ -45,115 +45,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsnb.errors import ParseError, ValidationError
+from opsnb.logs.premask import mask, premask
 
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = ["Template", "TemplateMiner", "digit_shape", "grouping_accuracy", "mask", "pattern_diff",
+           "patterns_frame", "premask"]
+
 WILDCARD = "<*>"
 FORMAT_VERSION = 2  # 2 added template names, pins and aliases; version 1 files still load
 
-# Characters that end a "word" for masking: a placeholder replaces the value
-# after ``key=``, ``ip:port`` or inside ``(...)`` and leaves the key and brackets.
-_DELIM = r"\s=:,;()\[\]{}<>\"'|"
-# A word holding a digit. The lookbehind anchors it at a word start, and possessive
-# quantifiers (never give back) keep the scan linear: no backtracking inside words.
-_DIGIT_WORD = re.compile(rf"(?<![^{_DELIM}])[^{_DELIM}\d]*+\d[^{_DELIM}]*+")
-_KINDS: list[tuple[str, str]] = [
-    ("IP", r"/?(?:\d{1,3}\.){3}\d{1,3}"),
-    ("NUM", r"[-+]?\d+(?:[.,]\d+)*\.?"),
-    ("UUID", r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
-    ("HEX", r"0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}"),
-    ("DUR", r"[-+]?\d+(?:\.\d+)?(?:ns|us|\u00b5s|ms|s|sec|secs|m|min|mins|h|hrs?)"),
-    ("SIZE", r"\d+(?:\.\d+)?(?:[KMGTP]i?B|[kmgtp]b|B|bytes)"),
-]
-_KIND_RX = re.compile("|".join(f"(?P<{k}>(?:{rx})\\Z)" for k, rx in _KINDS))
 _PLACEHOLDER = re.compile(r"^<[A-Z*]+>$")
 _LETTER = re.compile(r"[A-Za-z]")
 _MAX_OBS = 64  # after this many agreeing messages a position's word is taken as settled
 _MIN_OBS = 3  # messages that must agree before a placeholder position is shown as its one word
-_HAS_DIGIT = re.compile(r"\d")
-_word_cache: dict[str, str] = {}
-
-
-def _classify(word: str) -> str:
-    m = _KIND_RX.match(word)
-    return f"<{m.lastgroup}>" if m is not None else "<ID>"
-
-
-def _repl(m: re.Match[str]) -> str:
-    word = m.group()
-    out = _word_cache.get(word)
-    if out is None:
-        out = _classify(word)
-        if len(_word_cache) < 200_000:  # repeated values (small numbers, ports) are cheap
-            _word_cache[word] = out
-    return out
-
-
-_QUOTED = re.compile(r'"(?:[^"\\\n]|\\.){0,256}"')
-_QUERY = re.compile(r"(?<=\?)[\w.%-]+=[^\s\"]*")
-
-
-def mask(message: str) -> str:
-    """Replace variable parts of a message by placeholders.
-
-    Double-quoted strings become ``<STR>`` and URL query strings ``?<QUERY>`` (user input:
-    search terms, names). Then every word holding a digit becomes a typed placeholder:
-    ``<NUM>``, ``<IP>``, ``<UUID>``, ``<HEX>``, ``<DUR>`` (35ms, 1.5s), ``<SIZE>`` (4KB),
-    else ``<ID>`` (``blk_-42``, ``core.2275``). Words end at white space and ``=:,;()[]{}<>"'|``.
-
-    Example:
-        >>> mask('took 35ms to reach 10.0.0.1:80 for blk_-42 uid=0 q="rain jacket"')
-        'took <DUR> to reach <IP>:<NUM> for <ID> uid=<NUM> q=<STR>'
-    """
-    if '"' in message:
-        message = _QUOTED.sub("<STR>", message)
-    if "?" in message:
-        message = _QUERY.sub("<QUERY>", message)
-    if _HAS_DIGIT.search(message) is None:
-        return message  # the common no-number case skips the substitution
-    return _DIGIT_WORD.sub(_repl, message)
-
-
-# General shapes of variables that masking by digit-words misses or splits (one setting for
-# every input, none per data set): URLs, absolute paths, host:port, clock-style durations
-# (00:01, 1:02:03.456) and the value of key=value. They treat every digit alike, like mask().
-_URL = r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+"
-_PATH = r"(?<![^\s=:(\[\"'])(?:/[\w.@%+~-]+){2,}/?"
-_HOSTPORT = r"(?<![^\s=(\[\"'@])[A-Za-z][\w-]*(?:\.[\w-]+)+:\d+\b"
-_CLOCK = r"(?<![\w:.])\d{1,2}(?::\d\d){1,2}(?:\.\d+)?(?![\w:])"
-# Three scans, each behind a cheap substring test, cost well under one scan of the alternation.
-_URL_RX = re.compile(_URL)
-_PATH_RX = re.compile(_PATH)
-_COLON_RX = re.compile(f"(?P<ADDR>{_HOSTPORT})|(?P<DUR>{_CLOCK})")
-# A key=value's value without digits (user=alice); one with digits is masked by type below.
-_KV = re.compile(r"(?<![^\s,;(\[])([A-Za-z_][\w.-]*=)(?![<\s,;])[^\s\d,;\"'<>()\[\]]+(?![^\s,;\"'<>()\[\]])")
-
-
-def _pre_repl(m: re.Match[str]) -> str:
-    # A clock duration keeps one fixed two-part shape: 00:01 and 01:02:03 alike, and (unlike a
-    # bare placeholder) it still counts as a constant token, as a time of day in a message does.
-    return "<NUM>:<NUM>" if m.lastgroup == "DUR" else f"<{m.lastgroup}>"
-
-
-def premask(message: str) -> str:
-    """:func:`mask`, after the shapes it misses: URLs, paths, host:port, clock durations, ``key=value`` values.
-
-    The miner uses this; error fingerprints keep :func:`mask` so stored fingerprints do not change.
-
-    Example:
-        >>> premask("GET http://a.example/x from cache.example.org:5070 took 01:02:03 user=alice in /var/log/syslog")
-        'GET <URL> from <ADDR> took <NUM>:<NUM> user=<*> in <PATH>'
-    """
-    if "/" in message:
-        if "://" in message:
-            message = _URL_RX.sub("<URL>", message)
-        message = _PATH_RX.sub("<PATH>", message)
-    if ":" in message:
-        message = _COLON_RX.sub(_pre_repl, message)
-    if "=" in message:
-        message = _KV.sub(r"\1<*>", message)
-    return mask(message)
 
 
 # A message's digit shape: every ASCII digit becomes 1. Masking treats the ten digits alike
@@ -187,6 +93,27 @@ def digit_shape(message: str) -> bytes:
 
 def _is_var(token: str) -> bool:
     return token[0] == "<" and token[-1] == ">" and _PLACEHOLDER.match(token) is not None
+
+
+def merge_token(a: str, b: str) -> str:
+    """What two differing tokens at one position generalise to: ``<*>``, or ``key=<*>`` when both are ``key=...``.
+
+    The key of a ``key=value`` token is a constant even where its value varies (``TTY=pts/0``
+    and ``TTY=unknown`` are ``TTY=<*>``): keeping it keeps templates that differ in keys apart.
+
+    Example:
+        >>> merge_token("TTY=pts/0", "TTY=unknown"), merge_token("TTY=x", "PWD=y")
+        ('TTY=<*>', '<*>')
+    """
+    i = a.find("=")
+    if 0 < i < len(a) - 1 and len(b) > i + 1 and b[: i + 1] == a[: i + 1] and a[: i + 1].isprintable():
+        return a[: i + 1] + WILDCARD
+    return WILDCARD
+
+
+def _keyed_fits(template_token: str, token: str) -> bool:
+    """A ``key=<*>`` template token takes any value of the same key."""
+    return template_token.endswith("=<*>") and token.startswith(template_token[:-3])
 
 
 def _collapse(tokens: list[str]) -> list[str]:
@@ -297,6 +224,7 @@ class TemplateMiner:
         self._shape_hits = self._shape_misses = 0  # in the current window (see _review_shapes)
         self._alias: dict[int, int] = {}  # template merged away by settle() -> the one that holds it
         self._next_id = 1
+        self._loaded_next: int | None = None  # next id when loaded from a file (settle's refit)
 
     # ------------------------------------------------------------------ mining
     def add(self, message: str) -> int:
@@ -443,14 +371,20 @@ class TemplateMiner:
         leaf = self._leaf(tokens)
         best: Template | None = None
         best_sim = -1.0
+        # A template saved by an earlier run (settled) takes only messages it already fits, as a
+        # pinned one does: generalised online by one odd line, it would change what it matched, and
+        # lines of the earlier run's other templates would move to it. A new line starts a template
+        # that settle then folds into a saved one or keeps (stable ids across runs).
+        saved = self._loaded_next or 0
         for t in leaf:
-            if t.pinned and any(a != b and not _is_var(a) for a, b in zip(t.tokens, tokens, strict=True)):
+            if (t.pinned or t.id < saved) and any(a != b and not _is_var(a) and not _keyed_fits(a, b)
+                                                  for a, b in zip(t.tokens, tokens, strict=True)):
                 continue  # a pinned template takes only messages it already fits
             sim = self._sim(t.tokens, tokens)
             if sim > best_sim:
                 best, best_sim = t, sim
         if best is not None and best_sim >= self.similarity:
-            merged = [a if a == b else WILDCARD for a, b in zip(best.tokens, tokens, strict=True)]
+            merged = [a if a == b else merge_token(a, b) for a, b in zip(best.tokens, tokens, strict=True)]
             if merged != best.tokens:
                 best.tokens = merged
                 best.constants = sum(1 for x in merged if not _is_var(x))
@@ -470,7 +404,7 @@ class TemplateMiner:
             if a[0] == "<" and _is_var(a):
                 continue
             const += 1
-            if a == b:
+            if a == b or (a[-1] == ">" and a.endswith("=<*>") and b.startswith(a[:-3])):
                 same += 1
         if const == 0:
             return 1.0
@@ -502,7 +436,8 @@ class TemplateMiner:
         if node is None:
             return None
         fits = [t for t in node.get(None, [])
-                if all(a == b or _is_var(a) for a, b in zip(t.tokens, tokens, strict=True))]
+                if all(a == b or _is_var(a) or _keyed_fits(a, b)
+                       for a, b in zip(t.tokens, tokens, strict=True))]
         return max(fits, key=lambda t: t.constants).id if fits else None
 
     def __len__(self) -> int:
@@ -594,6 +529,7 @@ class TemplateMiner:
         nxt = data.get("next_id")
         top = max([*miner._templates, *miner._alias], default=0)
         miner._next_id = nxt if isinstance(nxt, int) and nxt > top else top + 1
+        miner._loaded_next = miner._next_id
         return miner
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -630,7 +566,8 @@ def pattern_diff(before: Sequence[str], after: Sequence[str], *, top: int = 20,
                  spike_ratio: float = 3.0, min_count: int = 3) -> pd.DataFrame:
     """Compare the templates of two windows of messages (e.g. before and after a deploy).
 
-    Both windows are mined by one miner so a template means the same in each.
+    Both windows are mined by one miner so a template means the same in each, then settled
+    (:meth:`TemplateMiner.settle`) and every line re-assigned to its settled template.
     Counts are compared as rates (per message of each window), so windows of
     different sizes compare fairly.
 
@@ -651,6 +588,12 @@ def pattern_diff(before: Sequence[str], after: Sequence[str], *, top: int = 20,
     miner = TemplateMiner()
     ids_b = miner.mine(before)
     ids_a = miner.mine(after)
+    # Settle once both windows are mined, and re-assign every line to its settled template: a
+    # pattern the online pass split in two (a user name first, a longer list) would otherwise
+    # count as "new" beside its own older half.
+    if miner.settle():
+        ids_b = [miner.resolve(i) for i in ids_b]
+        ids_a = [miner.resolve(i) for i in ids_a]
     cb, ca = Counter(ids_b), Counter(ids_a)
     ex_a: dict[int, str] = {}
     for msg, tid in zip(after, ids_a, strict=True):
