@@ -151,6 +151,65 @@ def ingest_cmd(ops: Any, paths: tuple[str, ...], log_format: str, service: str |
         sys.exit(1)
 
 
+@cli.command("tail")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--pattern", default="*", show_default=True, help="Glob of the file names to follow in DIRECTORY.")
+@click.option("--format", "log_format", default="auto", show_default=True, metavar="NAME", callback=_check_format,
+              help="Log format (as for ingest): auto detects it per file.")
+@click.option("--service", default=None, help="ServiceName of events that do not name one.")
+@click.option("--host", default=None, help="HostName of events that do not name one.")
+@click.option("--header-regex", default=None, metavar="REGEX", help="For plain text: regex of an entry's first line.")
+@click.option("--poll", type=DURATION, default="500ms", show_default=True, help="Time between looks at the files.")
+@click.option("--idle", type=DURATION, default=None, help="Stop after this long without new lines.")
+@click.option("--for", "run_for", type=DURATION, default=None, help="Stop after this long.")
+@click.option("--only-new", is_flag=True, help="Files never read before start at their end (only what is appended).")
+@click.option("--from-start", is_flag=True, help="Read every file again from its first byte (rows stored again).")
+@click.option("--format-out", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Summary output format (as for ingest; --format is the log format).")
+@pass_ops
+def tail_cmd(ops: Any, directory: str, pattern: str, log_format: str, service: str | None, host: str | None,
+             header_regex: str | None, poll: timedelta, idle: timedelta | None, run_for: timedelta | None,
+             only_new: bool, from_start: bool, fmt: str) -> None:
+    """Follow the log files of a directory, storing whole lines as they are appended.
+
+    Runs until --idle or --for ends it, or SIGINT/SIGTERM (Ctrl-C), then prints what
+    was stored. Each file resumes from its checkpoint, so a tail killed at any moment
+    (kill -9 too) and started again loses and repeats nothing; rotated files
+    (rename + create, copytruncate) are finished before the new file is read.
+
+    \b
+    Example:
+        opsnb logs tail /var/log/nginx --pattern 'error.log*' --service nginx
+        opsnb logs tail ./logs --pattern '*.jsonl' --idle 5m --format-out json
+    """
+    import signal
+
+    asked_to_stop: list[int] = []
+
+    def _stop(signum: int, frame: Any) -> None:
+        asked_to_stop.append(signum)
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = ops.logs.tail(directory, pattern=pattern, format=None if log_format == "auto" else log_format,
+                                service=service, host=host, header_regex=header_regex,
+                                poll=poll.total_seconds(), from_start=from_start, only_new=only_new,
+                                idle_timeout=idle.total_seconds() if idle is not None else None,
+                                max_seconds=run_for.total_seconds() if run_for is not None else None,
+                                stop=lambda _summary: bool(asked_to_stop))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if fmt == "json":
+        click.echo(json.dumps(summary.as_dict(), default=str))
+    else:
+        emit(summary.table(), "table", columns=["source", "format", "events", "stored", "quarantined", "error"])
+        click.echo(str(summary))
+    for s in summary.sources:
+        if s.error:
+            click.echo(f"warning: {s.source}: {s.error}", err=True)
+
+
 @cli.command("query")
 @range_options(None, required=True, what="the query")
 @click.option("--service", multiple=True, help="ServiceName (repeatable).")
@@ -230,7 +289,8 @@ def quarantine_cmd(ops: Any, since: datetime, until: datetime, source: str | Non
 @pass_ops
 def window_cmd(ops: Any, around: datetime | None, incident_id: str | None, service: str | None,
                before: timedelta, after: timedelta, baseline: timedelta, fmt: str) -> None:
-    """Error ratio and latency per minute around a moment, with patterns, errors and deploys.
+    """Error ratio and latency per minute around a moment, with patterns, errors and deploys; an
+    incident's window also lists its top suspect changes with their reasons.
 
     \b
     Example:
@@ -239,24 +299,22 @@ def window_cmd(ops: Any, around: datetime | None, incident_id: str | None, servi
     """
     if (around is None) == (incident_id is None):
         raise click.UsageError("give --around TIME or --incident ID (one of them)")
-    moment: Any = around
-    if incident_id is not None:
-        inc = ops.incidents.get(incident_id)
-        moment, service = inc.started_at, service or inc.service
     check_services(ops, [service] if service else None)
-    w = ops.logs.window(moment, service=service, before=before, after=after, baseline=baseline)
+    w = ops.logs.window(around, incident=incident_id, service=service, before=before, after=after,
+                        baseline=baseline)
     if fmt == "json":
         emit_json({
             "summary": w.summary(),
             "per_minute": w.error_rate.merge(w.latency, on="time").to_dict(orient="records"),
             "patterns": w.patterns.to_dict(orient="records"), "errors": w.errors.to_dict(orient="records"),
             "trace_ids": w.trace_ids.to_dict(orient="records"), "deploys": w.deploys.to_dict(orient="records"),
-            "notes": w.notes})
+            "suspects": w.suspects.to_dict(orient="records"), "notes": w.notes})
         return
     emit(w.error_rate.merge(w.latency, on="time"), "table",
          columns=["time", "total", "errors", "error_ratio", "p50", "p99"])
+    suspects = w.suspects.assign(reasons=w.suspects["reasons"].map("; ".join)) if len(w.suspects) else w.suspects
     for title, df in (("patterns", w.patterns), ("errors", w.errors), ("traces", w.trace_ids),
-                      ("deploys", w.deploys)):
+                      ("deploys", w.deploys), ("suspect changes", suspects)):
         if len(df):
             click.echo(f"\n{title}:")
             emit(df.head(10), "table")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,7 +24,16 @@ from opsnb.errors import OpsnbError
 from opsnb.logs import formats as F
 from opsnb.logs.models import SourceResult
 from opsnb.logs.reader import GZIP_MAGIC, Limits, expand, open_file, open_source, skip
-from opsnb.store.checkpoints import HEAD_HASH_BYTES, Checkpoint, Checkpoints, source_id, sweep_tmp
+from opsnb.store.checkpoints import (
+    HEAD_HASH_BYTES,
+    PRIOR_KEY_BYTES,
+    Checkpoint,
+    Checkpoints,
+    Prior,
+    prior_key,
+    source_id,
+    sweep_tmp,
+)
 
 if TYPE_CHECKING:
     from opsnb.store.lake import Lake
@@ -36,8 +46,9 @@ CHECKPOINT_TABLES = ("logs", "spans", "quarantine")  # what an ingest batch writ
 class _Source:
     """The source being ingested with a checkpoint: where merged data ends, and the last commit.
 
-    ``cursor_of``: for sources resumed by a cursor (the journal), the cursor of the last entry
-    that ends at or before an offset of the stream being read.
+    ``cursor_of``: for sources resumed by a cursor (the journal), the checkpoint's cursor and
+    ``cursor_skip`` at an offset of the stream being read: the cursor of the last entry that
+    carries one and ends at or before it, and how many entries (damaged ones) follow it there.
     """
 
     cp: Checkpoint
@@ -46,7 +57,7 @@ class _Source:
     size: int
     committed: int  # offset of the last commit
     res: SourceResult  # its format is committed once detected
-    cursor_of: Callable[[int], str | None] | None = None
+    cursor_of: Callable[[int], tuple[str | None, int]] | None = None
 
 
 class CheckpointedSources:
@@ -86,8 +97,11 @@ class CheckpointedSources:
         files = [p.removeprefix("file://") for p in paths if scheme_of(p) == "file"]
         found, missing = expand(files)
         results = [SourceResult(source=m.split(":")[0], error=m) for m in missing]
-        for path in found:
-            results.append(self.ingest_path(path, opts, from_start=from_start))
+        # Files read before go first: one truncated in place (copytruncate) leaves its prior
+        # before its copy, never read, is met (the copy then continues it instead of repeating it).
+        read = {path: self.ingest_path(path, opts, from_start=from_start)
+                for path in sorted(found, key=lambda p: not self._known(p))}
+        results.extend(read[path] for path in found)  # reported in the order they were named
         for location in (p for p in paths if scheme_of(p) != "file"):
             try:
                 streams = SOURCES.get(scheme_of(location)).open(location)
@@ -99,6 +113,13 @@ class CheckpointedSources:
             except (OSError, OpsnbError) as exc:  # one unreadable location does not stop the others
                 results.append(SourceResult(source=location, error=f"cannot read {location}: {exc}"))
         return results
+
+    def _known(self, path: str) -> bool:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        return self.checkpoints.path(source_id(st.st_dev, st.st_ino)).exists()
 
     def ingest_path(self, path: str, opts: F.ParseOptions, *, from_start: bool = False,
                     whole_lines: bool = False, start_at_end: bool = False) -> SourceResult:
@@ -157,7 +178,7 @@ class CheckpointedSources:
 
     def ingest_checkpointed(self, cp: Checkpoint, stream: Any, opts: F.ParseOptions, res: SourceResult, *,
                             size: int, whole_lines: bool = False,
-                            cursor_of: Callable[[int], str | None] | None = None,
+                            cursor_of: Callable[[int], tuple[str | None, int]] | None = None,
                             resume_format: str | None = None) -> SourceResult:
         """Parse ``stream`` (the source's bytes from ``cp.offset`` on); each batch commits the checkpoint.
 
@@ -177,27 +198,70 @@ class CheckpointedSources:
         return res
 
     def _start(self, source: str, path: str, raw: Any, st: os.stat_result, from_start: bool) -> Checkpoint:
-        """Where to start reading: the committed checkpoint when it still describes this file, else 0."""
+        """Where to start reading: the committed checkpoint when it still describes this file, else 0.
+
+        A file never read before that is a copy of a truncated file's content (copytruncate: its
+        first bytes and size match a prior, see :mod:`opsnb.store.checkpoints`) continues the
+        prior's committed offset. A checkpointed file truncated in place leaves a prior for its
+        copy, and starts over at 0.
+        """
         old = self.checkpoints.get(source)
         head_len = min(HEAD_HASH_BYTES, st.st_size)
+        first = _head_bytes(raw, PRIOR_KEY_BYTES)
         fresh = Checkpoint(source=source, path=os.path.abspath(path), dev=st.st_dev, ino=st.st_ino,
                            size=st.st_size, head_len=head_len, head_sha256=_head_sha(raw, head_len),
-                           seq=old.seq if old else 0)
-        if old is None or from_start:
+                           seq=old.seq if old else 0,
+                           head_key=prior_key(first) if len(first) == PRIOR_KEY_BYTES else "")
+        if from_start:
             return fresh
-        plain = _head_bytes(raw, 2) != GZIP_MAGIC
+        plain = first[:2] != GZIP_MAGIC
+        if old is None:
+            return self._continue_prior(fresh, raw, st) if plain else fresh
         same = (st.st_size >= old.size and (not plain or st.st_size >= old.offset)
                 and _head_sha(raw, old.head_len) == old.head_sha256)
         if not same:  # truncated in place (copytruncate) or a new file on a reused inode
+            if plain and old.offset and old.head_len and not old.gone:
+                # Its copy (made before the truncation) holds the unread end: recorded before
+                # the checkpoint is reset, so a copy found later, by any reader, continues it.
+                key = old.head_key if old.head_key and old.head_len >= PRIOR_KEY_BYTES else "short"
+                self.checkpoints.add_prior(Prior(source=source, path=old.path, head_len=old.head_len,
+                                                 head_sha256=old.head_sha256, offset=old.offset, line=old.line,
+                                                 size=old.size, seq=old.seq, format=old.format, at=time.time()),
+                                           key)
+                self.checkpoints.commit(fresh, [])  # reset now: the prior is recorded once
             return fresh
-        return _replace(old, path=os.path.abspath(path), segments=())
+        cp = _replace(old, path=os.path.abspath(path), segments=(), gone=False)
+        if plain and old.head_len < head_len:
+            # The identity grows with the file (up to HEAD_HASH_BYTES): a file first read nearly
+            # empty is still told from the next content of its name, and its copy recognised.
+            cp = _replace(cp, head_len=head_len, head_sha256=fresh.head_sha256, head_key=fresh.head_key)
+        return cp
+
+    def _continue_prior(self, fresh: Checkpoint, raw: Any, st: os.stat_result) -> Checkpoint:
+        """A new file that copies a truncated file's content resumes at what was committed of it."""
+        first = _head_bytes(raw, PRIOR_KEY_BYTES)
+        for found, prior in self.checkpoints.priors_for(first, fresh.source):
+            if prior.source == fresh.source or st.st_size < max(prior.offset, prior.head_len):
+                continue
+            if prior.head_len < PRIOR_KEY_BYTES and prior.head_len < prior.offset:
+                continue  # too few bytes known to tell a copy from a file that starts alike
+            if _head_sha(raw, prior.head_len) != prior.head_sha256:
+                continue
+            claimed = self.checkpoints.claim(found, fresh.source)
+            if claimed is None:
+                continue  # another copy took it
+            cp = _replace(fresh, offset=prior.offset, line=prior.line, format=prior.format, adopted=prior.name)
+            self.checkpoints.commit(cp, [])
+            self.checkpoints.release(claimed)
+            return cp
+        return fresh
 
 
 def next_checkpoint(src: _Source) -> Checkpoint:
     """The checkpoint a batch commits: where the merged data ends (and its cursor, for journals)."""
-    cursor = src.cursor_of(src.offset) if src.cursor_of is not None else src.cp.cursor
+    cursor, skip = src.cursor_of(src.offset) if src.cursor_of is not None else (src.cp.cursor, src.cp.cursor_skip)
     return _replace(src.cp, offset=src.offset, line=src.line, seq=src.cp.seq + 1, size=src.size,
-                    format=src.cp.format or src.res.format, cursor=cursor or src.cp.cursor)
+                    format=src.cp.format or src.res.format, cursor=cursor, cursor_skip=skip)
 
 
 # ------------------------------------------------------------------ helpers

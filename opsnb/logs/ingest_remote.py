@@ -11,7 +11,10 @@ after any crash (``kill -9`` too) reads neither a line twice nor leaves a gap:
   (rotated, truncated) is read again from its start. Whole lines only: a line being written
   waits for the next run. A backlog is fetched ``fetch_bytes`` at a time, each part committed.
 * **the journal** is resumed by the cursor of the last committed entry
-  (``journalctl --after-cursor``); a first read starts at ``since``.
+  (``journalctl --after-cursor``); a first read starts at ``since``. When the last entries of a
+  batch are damaged (no readable ``__CURSOR``), the checkpoint keeps the cursor of the last good
+  one and the count of entries after it, which the next run skips: those entries are not
+  fetched and quarantined again, and the batch's good entries not stored twice.
 
 ``from_start=True`` ignores the checkpoints (a file is read from its first byte, the journal
 from ``since``): its rows are stored again.
@@ -178,20 +181,31 @@ class RemoteIngest:
                 res.error = err
                 return res
             data = _text(row.stdout).encode()
+            start_cursor = old.cursor if old is not None else None
+            start_skip = old.cursor_skip if old is not None and start_cursor else 0
+            for _ in range(start_skip):  # damaged entries after the cursor, committed (quarantined) before
+                data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
             seq = old.seq if old is not None else (ck.get(sid).seq if ck.get(sid) else 0)  # type: ignore[union-attr]
             cp = Checkpoint(source=sid, path=src, dev=0, ino=0, size=0, offset=0, line=1, format="journald",
-                            seq=seq, cursor=old.cursor if old is not None else None)
+                            seq=seq, cursor=start_cursor, cursor_skip=start_skip)
 
-            def cursor_of(offset: int) -> str | None:
+            def cursor_of(offset: int) -> tuple[str | None, int]:
+                # The last entry up to ``offset`` with a readable cursor; the entries after it (a
+                # damaged last line has none) are counted, so the next run skips them instead of
+                # fetching again the batch they close.
+                after = 0
                 end = data.rfind(b"\n", 0, offset)
-                if end < 0:
-                    return None
-                begin = data.rfind(b"\n", 0, end) + 1
-                try:
-                    value = json.loads(data[begin:end]).get("__CURSOR")
-                except (ValueError, AttributeError):
-                    return None
-                return value if isinstance(value, str) else None
+                while end >= 0:
+                    begin = data.rfind(b"\n", 0, end) + 1
+                    try:
+                        value = json.loads(data[begin:end]).get("__CURSOR")
+                    except (ValueError, AttributeError):
+                        value = None
+                    if isinstance(value, str) and value:
+                        return value, after
+                    after += 1
+                    end = begin - 1
+                return (start_cursor, start_skip + after) if start_cursor else (None, 0)
 
             self.ing.ingest_checkpointed(cp, io.BufferedReader(io.BytesIO(data)), opts, res, size=len(data),
                                          whole_lines=True, cursor_of=cursor_of)

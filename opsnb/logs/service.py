@@ -409,12 +409,15 @@ class Logs:
         return M.metric_points(self._wb.lake, since=since, until=until, host=host, name=name, service=service)
 
     # ================================================================ incident views
-    def window(self, around: Any, *, service: str | None = None, before: Any = "30m", after: Any = "15m",
-               baseline: Any = "1h", every: Any = "1m", top: int = 20, **filters: Any) -> W.Window:
+    def window(self, around: Any = None, *, service: str | None = None, before: Any = "30m", after: Any = "15m",
+               baseline: Any = "1h", every: Any = "1m", top: int = 20, incident: str | None = None,
+               **filters: Any) -> W.Window:
         """Everything about the minutes around a moment, in one call.
 
         Args:
             around: The moment (incident start, alert time, deploy).
+            incident: Instead of ``around``: the window of this incident (around its impact start,
+                for its service unless ``service`` says otherwise), with its top suspect changes.
             service: Only this service (default all).
             before: Window start before ``around``.
             after: Window end after ``around``.
@@ -426,10 +429,11 @@ class Logs:
 
         Returns:
             A :class:`~opsnb.logs.window.Window`: ``.volume``, ``.error_rate``, ``.latency``,
-            ``.patterns``, ``.errors``, ``.trace_ids``, ``.deploys`` and ``.figure()``.
+            ``.patterns``, ``.errors``, ``.trace_ids``, ``.deploys``, ``.suspects`` (an incident's)
+            and ``.figure()``.
         """
         return W.build(self._wb, around=around, service=service, before=before, after=after,
-                       baseline=baseline, every=every, top=top, **filters)
+                       baseline=baseline, every=every, top=top, incident=incident, **filters)
 
     def context(self, event: Any, n: int = 20, *, same_host: bool = True,
                 span: Any = "6h") -> pd.DataFrame:

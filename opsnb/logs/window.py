@@ -3,7 +3,9 @@
 One scan of the window gives volume, errors and latency quantiles per minute;
 message bodies of the window and of a baseline period feed the pattern diff
 (new and spiking templates); error rows feed the error fingerprints; the most
-erroring trace ids and the deploys of the period complete the picture.
+erroring trace ids and the deploys of the period complete the picture. The window of an
+incident (``incident="INC-1"``) also carries its top suspect changes, ranked with their reasons
+by the deploys domain (``ops.deploys.suspects``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ PATTERN_COLUMNS = ["template", "before", "after", "status", "ratio", "example"]
 ERROR_COLUMNS = ["fingerprint", "label", "exception_type", "count", "first_seen", "last_seen", "services",
                  "sample_trace_ids", "example"]
 DEPLOY_COLUMNS = ["time", "service", "env", "version", "label", "kind", "status", "id"]
+SUSPECT_COLUMNS = ["rank", "score", "kind", "id", "service", "env", "summary", "at", "minutes_before", "reasons"]
+TOP_SUSPECTS = 5
 BODY_SAMPLE = 20_000  # messages per side mined for patterns: shares, not counts, are compared
 
 
@@ -49,6 +53,9 @@ class Window:
         trace_ids: Traces with the most errors in the window.
         deploys: Deploys that started in the window.
         notes: What could not be computed and why (a module missing, no data).
+        incident: The incident the window is of, if any.
+        suspects: That incident's top suspect changes (deploys, config, flags), best first, with
+            ``reasons``; empty for a window around a bare moment.
     """
 
     around: datetime
@@ -64,6 +71,8 @@ class Window:
     trace_ids: pd.DataFrame
     deploys: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    incident: str | None = None
+    suspects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SUSPECT_COLUMNS))
 
     @property
     def total(self) -> int:
@@ -82,7 +91,8 @@ class Window:
         return {"service": self.service, "around": self.around, "start": self.start, "end": self.end,
                 "events": self.total, "errors": self.error_total, "worst_minute": worst,
                 "new_patterns": int((self.patterns.get("status") == "new").sum()) if len(self.patterns) else 0,
-                "deploys": len(self.deploys)}
+                "deploys": len(self.deploys), "incident": self.incident,
+                "prime_suspect": self.suspects.iloc[0]["id"] if len(self.suspects) else None}
 
     def figure(self) -> go.Figure:
         """Volume and errors, error ratio, and latency quantiles on one shared time axis."""
@@ -111,6 +121,11 @@ class Window:
             fig.add_vline(x=d["time"], line_dash="dot", line_color="#27ae60")
             fig.add_annotation(x=d["time"], y=1.0, yref="paper", text=f"deploy {d.get('version', '')}",
                                showarrow=False, font={"color": "#27ae60", "size": 10})
+        for _, c in self.suspects.iterrows():  # marked apart from plain deploys: these are ranked causes
+            if self.start <= c["at"] <= self.end:
+                fig.add_vline(x=c["at"], line_dash="dash", line_color="#e67e22")
+                fig.add_annotation(x=c["at"], y=0.94, yref="paper", text=f"suspect #{c['rank']} {c['id']}",
+                                   showarrow=False, font={"color": "#e67e22", "size": 10})
         return fig
 
     def _repr_html_(self) -> str:
@@ -127,7 +142,10 @@ class Window:
                 ("Top errors", self.errors, ["label", "exception_type", "count", "first_seen", "last_seen",
                                              "services", "example"]),
                 ("Traces with errors", self.trace_ids, ["TraceId", "errors", "first_seen", "services", "example"]),
-                ("Deploys", self.deploys, ["time", "service", "env", "version", "status", "id"])):
+                ("Deploys", self.deploys, ["time", "service", "env", "version", "status", "id"]),
+                ("Suspect changes", self.suspects.assign(reasons=self.suspects["reasons"].map("; ".join))
+                 if len(self.suspects) else self.suspects, ["rank", "kind", "id", "summary", "minutes_before",
+                                                            "reasons"])):
             if len(df):
                 parts.append(f"<b>{title}</b>" + html_table(df.head(10), cols))
         for n in self.notes:
@@ -235,9 +253,18 @@ def deploy_markers(ops: Workbench, start: datetime, end: datetime, service: str 
     return df.reset_index(drop=True)
 
 
-def build(ops: Workbench, *, around: Any, service: str | None = None, before: Any = "30m", after: Any = "15m",
-          baseline: Any = "1h", every: Any = "1m", top: int = 20, **filters: Any) -> Window:
+def build(ops: Workbench, *, around: Any = None, service: str | None = None, before: Any = "30m",
+          after: Any = "15m", baseline: Any = "1h", every: Any = "1m", top: int = 20, incident: str | None = None,
+          **filters: Any) -> Window:
     """Compute a :class:`Window` (see :meth:`opsnb.logs.service.Logs.window`)."""
+    if (around is None) == (incident is None):
+        raise ValidationError("a window needs around= (a moment) or incident= (an incident id), one of them",
+                              field="around")
+    suspects = pd.DataFrame(columns=SUSPECT_COLUMNS)
+    if incident is not None:
+        inc = ops.incidents.get(incident)
+        around, service = inc.started_at, service or inc.service
+        suspects = ops.deploys.suspects(inc.id).head(TOP_SUSPECTS)[SUSPECT_COLUMNS].reset_index(drop=True)
     t = parse_instant(around, name="around")
     start = t - parse_duration(before, name="before", allow_zero=True)
     end = t + parse_duration(after, name="after", allow_zero=True)
@@ -276,4 +303,4 @@ def build(ops: Workbench, *, around: Any, service: str | None = None, before: An
         notes.append("no log events in the window")
     return Window(around=t, start=start, end=end, baseline=(b0, b1), service=service, volume=volume,
                   error_rate=error_rate, latency=latency, patterns=patterns, errors=errors,
-                  trace_ids=trace_ids, deploys=deploys, notes=notes)
+                  trace_ids=trace_ids, deploys=deploys, notes=notes, incident=incident, suspects=suspects)

@@ -14,6 +14,13 @@ segment as live only when its source's checkpoint names its ``seq``, so after an
 either wholly visible with the checkpoint advanced, or invisible. The next writer of the source
 (under an ``flock`` the kernel drops when a process dies) finishes the renames of the committed
 batch and deletes pending segments of batches that never committed.
+
+A file truncated in place (logrotate's ``copytruncate``) leaves a *prior*: the identity and
+committed offset of the content it held, ``<lake>/.ingest/priors/<key>/<source>-<seq>.json``
+(``key``: a SHA-256 of its first :data:`PRIOR_KEY_BYTES` bytes, so a new file finds the priors it
+may copy with one directory look-up). The first reader of a new file whose first bytes and size
+match a prior claims it (an atomic rename) and resumes the file from the prior's offset: the copy
+holds the truncated file's unread end, and its committed lines are not read again.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Any
 from opsnb.errors import LakeError
 
 HEAD_HASH_BYTES = 4096
+PRIOR_KEY_BYTES = 64  # a copy is recognised by at least this many first bytes (fewer: "short")
 PENDING = ".pending"
 TMP_MAX_AGE_S = 600  # a temp file this old is a dead writer's, whatever its name says
 
@@ -51,8 +59,34 @@ class Checkpoint:
     line: int = 1
     format: str | None = None
     seq: int = 0
+    head_key: str = ""  # prior_key of the first bytes (where a prior of this content is filed)
     segments: tuple[str, ...] = ()  # the last batch's segments, relative to the lake root
     cursor: str | None = None  # sources resumed by a cursor (a remote journal): the last committed entry's
+    cursor_skip: int = 0  # entries after ``cursor`` already committed (damaged ones, without a cursor)
+    committed_at: float = 0.0  # wall-clock time of the commit
+    first_at: float = 0.0  # of the first commit of the source (when reading it began)
+    adopted: str | None = None  # the prior this file continues (a copy made by copytruncate)
+    gone: bool = False  # the file disappeared; what it held past ``offset`` was reported lost
+
+
+@dataclass
+class Prior:
+    """What was committed of a file's content before the file was truncated in place."""
+
+    source: str
+    path: str
+    head_len: int
+    head_sha256: str
+    offset: int
+    line: int
+    size: int
+    seq: int
+    format: str | None = None
+    at: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.source}-{self.seq}"
 
 
 def source_id(dev: int, ino: int) -> str:
@@ -104,6 +138,22 @@ class Checkpoints:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.dir = root / ".ingest"
+        self.sweep()
+
+    def sweep(self) -> int:
+        """Delete the temp files of checkpoint and prior writes whose writer died (a kill mid-write).
+
+        Returns:
+            Files deleted.
+        """
+        removed = 0
+        for d in [self.dir, *(self.dir / "priors" / k for k in _listdir(self.dir / "priors"))]:
+            for n in _listdir(d):
+                pid = n.rsplit(".", 2)[-2] if n.startswith(".") and n.endswith(".tmp") else ""
+                if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                    (d / n).unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def path(self, source: str) -> Path:
         return self.dir / f"{source}.json"
@@ -118,7 +168,8 @@ class Checkpoints:
             raise LakeError(f"unreadable ingest checkpoint {self.path(source)}: {exc}", table="logs",
                             path=str(self.path(source))) from None
         raw["segments"] = tuple(raw.get("segments") or ())
-        return Checkpoint(**raw)
+        known = Checkpoint.__dataclass_fields__
+        return Checkpoint(**{k: v for k, v in raw.items() if k in known})
 
     def all(self) -> list[Checkpoint]:
         """Every committed checkpoint (unreadable ones skipped: :meth:`get` names them)."""
@@ -172,6 +223,8 @@ class Checkpoints:
         """Make a batch visible: the checkpoint naming it is the commit, then the renames."""
         self.dir.mkdir(parents=True, exist_ok=True)
         cp.segments = tuple(str(_final(p).relative_to(self.root)) for p in pending)
+        cp.committed_at = time.time()
+        cp.first_at = cp.first_at or cp.committed_at
         write_json_atomic(self.path(cp.source), asdict(cp))
         self._finish(pending)
 
@@ -217,6 +270,78 @@ class Checkpoints:
                             (day / n).unlink(missing_ok=True)
                             removed += 1
         return removed
+
+
+    # ------------------------------------------------------------- priors
+    def add_prior(self, prior: Prior, key: str) -> None:
+        """Record what was committed of a truncated file (call under its source's lock, before resetting it)."""
+        d = self.dir / "priors" / key
+        if any(n.startswith(prior.name + ".") for n in _listdir(d)):
+            return  # recorded before a kill, maybe claimed already
+        d.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(d / f"{prior.name}.json", asdict(prior))
+
+    def priors_for(self, first: bytes, claimant: str) -> list[tuple[Path, Prior]]:
+        """Priors a new file starting with ``first`` may continue: unclaimed, or claimed by ``claimant``."""
+        out = []
+        for key in dict.fromkeys((prior_key(first), "short")):
+            d = self.dir / "priors" / key
+            for n in sorted(_listdir(d)):
+                if (n.endswith(".json") and not n.startswith(".")) or n.endswith(f".claimed-{claimant}"):
+                    p = _read_prior(d / n)
+                    if p is not None:
+                        out.append((d / n, p))
+        return out
+
+    def open_priors(self) -> list[Prior]:
+        """Every prior nobody claimed yet (a tail looks for their copies)."""
+        out = []
+        for key in _listdir(self.dir / "priors"):
+            for n in _listdir(self.dir / "priors" / key):
+                if n.endswith(".json") and not n.startswith("."):
+                    p = _read_prior(self.dir / "priors" / key / n)
+                    if p is not None:
+                        out.append(p)
+        return out
+
+    def claim(self, path: Path, claimant: str) -> Path | None:
+        """Take a prior for ``claimant`` (an atomic rename); None when another file took it first."""
+        if path.name.endswith(f".claimed-{claimant}"):
+            return path
+        to = path.with_name(path.name[: -len(".json")] + f".claimed-{claimant}")
+        try:
+            os.rename(path, to)  # of two claimants, one renames it; the other finds it gone
+        except FileNotFoundError:
+            return None
+        return to
+
+    def release(self, claimed: Path) -> None:
+        """Forget a claimed prior once the claimant's checkpoint that continues it is committed."""
+        claimed.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            claimed.parent.rmdir()  # empty now
+
+
+def prior_key(first: bytes) -> str:
+    """The folder of priors whose files start with ``first`` (their first :data:`PRIOR_KEY_BYTES` bytes)."""
+    if len(first) < PRIOR_KEY_BYTES:
+        return "short"
+    return hashlib.sha256(first[:PRIOR_KEY_BYTES]).hexdigest()[:32]
+
+
+def _listdir(d: Path) -> list[str]:
+    try:
+        return os.listdir(d)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _read_prior(path: Path) -> Prior | None:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Prior(**{k: v for k, v in raw.items() if k in Prior.__dataclass_fields__})
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def pending_name(stem: str, source: str, seq: int) -> str:

@@ -95,6 +95,56 @@ def test_end_to_end_process_with_progress(tmp_path: Path) -> None:
 
 
 def test_help_has_examples() -> None:
-    for sub in ("ingest", "query", "quarantine", "window"):
+    for sub in ("ingest", "tail", "query", "quarantine", "window"):
         res = CliRunner().invoke(cli, ["logs", sub, "--help"])
         assert res.exit_code == 0 and "Example:" in res.output
+
+
+def test_tail_follows_appends_until_sigterm_then_resumes_without_repeating(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    ws = _ws(tmp_path)
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "app.jsonl").write_text(D.jsonl(30))
+    (d / "ignored.txt").write_text("not followed\n")
+    proc = subprocess.Popen([sys.executable, "-m", "opsnb", "logs", "tail", str(d), "--pattern", "*.jsonl",
+                             "--poll", "100ms", "--format-out", "json", "--workspace", str(ws)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OPSNB_USER": "tester"})
+    try:
+        ops = make_ops(ws)
+        deadline = time.monotonic() + 60
+        while ops.logs.query(since="2020-01-01", until="2100-01-01", limit=1000).shape[0] < 30:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.2)
+        with (d / "app.jsonl").open("a") as f:  # appended while it runs: picked up without a restart
+            f.write(D.jsonl(20, t0=D.T0.replace(hour=D.T0.hour + 1)))
+        while ops.logs.query(since="2020-01-01", until="2100-01-01", limit=1000).shape[0] < 50:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["stored"] == 50 and [s["source"].endswith("app.jsonl") for s in summary["sources"]] == [True]
+    # started again: the checkpoint says all was read, so a bounded run stores nothing more
+    again = invoke(ws, "tail", str(d), "--pattern", "*.jsonl", "--for", "1s", "--format-out", "json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["stored"] == 0
+    assert ops.logs.query(since="2020-01-01", until="2100-01-01", limit=1000).shape[0] == 50
+    ops.close()
+
+
+def test_tail_refuses_a_missing_directory_and_a_bare_number(tmp_path: Path) -> None:
+    ws = _ws(tmp_path)
+    missing = subprocess.run([sys.executable, "-m", "opsnb", "logs", "tail", str(tmp_path / "nope"), "--for", "1s",
+                              "--workspace", str(ws)], capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and "no directory" in missing.stderr and "Traceback" not in missing.stderr
+    bad = invoke(ws, "tail", str(tmp_path), "--idle", "90")
+    assert bad.exit_code == 2 and "--idle" in bad.output
