@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from opsnb.cliutil import INSTANT, INSTANT_HELP, emit, format_option, pass_ops
+from opsnb.cliutil import INSTANT, INSTANT_HELP, emit, emit_show, format_option, pass_ops
 
 
 @click.group("postmortem")
@@ -63,6 +63,10 @@ def diff_cmd(ops: Any, incident_id: str, from_version: int | None, to_version: i
     click.echo(ops.postmortems.diff(incident_id, from_version=from_version, to_version=to_version))
 
 
+LIST_COLUMNS = ["incident_id", "status", "template", "version", "published_version", "owner", "open_action_items",
+                "authors", "updated_at", "path"]
+
+
 def _summary(pm: Any) -> dict[str, Any]:
     return {"incident_id": pm.incident_id, "status": pm.status, "template": pm.template,
             "version": pm.current_version, "published_version": pm.published_version, "owner": pm.owner,
@@ -81,12 +85,8 @@ def list_cmd(ops: Any, status: str | None, fmt: str) -> None:
     Example:
         opsnb postmortem list --status draft
     """
-    import pandas as pd
-
-    emit(pd.DataFrame([_summary(p) for p in ops.postmortems.list(status=status)],
-                      columns=["incident_id", "status", "template", "version", "published_version", "owner",
-                               "open_action_items", "authors", "updated_at", "path"]),
-         fmt)
+    emit([_summary(p) for p in ops.postmortems.list(status=status)], fmt, columns=LIST_COLUMNS,
+         empty="(no postmortem yet: opsnb postmortem draft INC-1 makes one)")
 
 
 @cli.command("show")
@@ -94,17 +94,19 @@ def list_cmd(ops: Any, status: str | None, fmt: str) -> None:
 @format_option
 @pass_ops
 def show_cmd(ops: Any, incident_id: str, fmt: str) -> None:
-    """Show one postmortem and its versions.
+    """Show one postmortem: its state and review, its versions and its action items.
 
     \b
     Example:
         opsnb postmortem show INC-1
     """
-    import pandas as pd
-
     pm = ops.postmortems.get(incident_id)
-    emit(pd.DataFrame([{"version": v.version, "sha256": v.sha256, "created_by": v.created_by,
-                        "created_at": v.created_at, "path": v.path} for v in pm.versions]), fmt)
+    record = {**_summary(pm), "reviewers": ",".join(pm.reviewers), "criteria_left": ",".join(pm.checklist_missing),
+              "published_at": pm.published_at, "published_by": pm.published_by}
+    versions = [{"version": v.version, "sha256": v.sha256, "created_by": v.created_by, "created_at": v.created_at,
+                 "path": v.path} for v in pm.versions]
+    items = ops.postmortems.action_items(pm.incident_id)[["id", "type", "title", "owner", "due", "status", "overdue"]]
+    emit_show(record, fmt, versions=versions, action_items=items)
 
 
 @cli.command("export")

@@ -1,7 +1,8 @@
 """Executing a postmortem template in the runbook runner's minimal kernel environment.
 
-A template is executed like a runbook (:func:`opsnb.runbooks.runner.execute`): the kernel
-starts with :func:`~opsnb.runbooks.runner.kernel_environ` (no tokens, no SSH password
+A template is executed like a runbook (:func:`opsnb.runbooks.runner.execute`), in a kernel of a
+:class:`opsnb.kernels.KernelPool`: the kernel starts with :func:`opsnb.kernels.kernel_environ`
+(no tokens, no SSH password
 variables, no ``OPSNB_*`` of the server), and learns its workspace, database and user from a
 setup cell that is removed before the output is kept, so the database URL is never written
 into the notebook (papermill parameters would have been). Known secret values are scrubbed
@@ -15,7 +16,9 @@ returned with the notebook, for the benchmark and the run record.
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,7 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from opsnb.runbooks.runner import KernelPool
+    from concurrent.futures import ThreadPoolExecutor
+
+    from opsnb.kernels import KernelPool
     from opsnb.workbench import Workbench
 
 CHART_TAG = "postmortem:chart"
@@ -31,9 +36,23 @@ SETUP_CELL = "setup"  # the template's imports and opsnb.connect(), timed apart 
 
 _COLD: KernelPool | None = None
 _WARM: KernelPool | None = None
-# What every template imports: paid while the kernel waits in the pool, not during the draft.
-WARM_IMPORTS = ("import pandas, plotly.graph_objects, plotly.io, plotly.subplots, IPython.display\n"
-                "import opsnb.viz.figures, opsnb.workbench, opsnb.incidents.service\n")
+_EXEC: ThreadPoolExecutor | None = None
+_LOCK = threading.Lock()
+# What every template imports and first uses: paid while the kernel boots (a cold kernel, beside
+# the drafting process's own work) or waits in the pool (a warm one), not in the template's cells.
+# Every table's model (SQLAlchemy's mapping of them was 0.2 s of the setup cell), every domain's
+# service and the modules the template's calls load on first use (suspects, patterns, ...), and
+# one small subplot figure (Plotly builds its validators on first use, 0.1 s).
+WARM_IMPORTS = ("import json, os\n"
+                "import pandas, plotly.graph_objects, plotly.io, plotly.subplots, IPython.display\n"
+                "import duckdb, opsnb, opsnb.viz.figures, opsnb.workbench, opsnb.store.db\n"
+                "import importlib as _il, opsnb.domains as _dm\n"
+                "opsnb.store.db.import_models()\n"
+                "[_il.import_module(_p.split(':')[0]) for _p in _dm.services().values()]\n"
+                "import opsnb.deploys.suspects, opsnb.incidents.metrics, opsnb.logs.fingerprints, opsnb.logs.metrics\n"
+                "import opsnb.logs.patterns, opsnb.logs.premask, opsnb.access.identity\n"
+                "plotly.io.to_json(plotly.subplots.make_subplots(rows=2, cols=1, shared_xaxes=True), validate=False)\n"
+                "del _il, _dm\n")
 
 
 @dataclass
@@ -60,62 +79,92 @@ def kernel_env(ops: Workbench) -> dict[str, str]:
 
 
 def cold_pool() -> KernelPool:
-    """A pool that keeps no kernel warm: one start per draft, nothing left running in a CLI."""
-    global _COLD
-    from opsnb.runbooks.runner import KernelPool
+    """A pool that keeps no kernel between drafts: one start per draft, nothing left running in a CLI.
 
-    if _COLD is None:
-        _COLD = KernelPool(size=0)
-    return _COLD
+    A draft still starts its kernel ahead (:meth:`~opsnb.kernels.KernelPool.prestart`) once the
+    role is checked, so the kernel boots and imports while this process reads the incident and
+    loads papermill.
+    """
+    global _COLD
+    import atexit
+
+    from opsnb.kernels import KernelPool
+
+    with _LOCK:
+        if _COLD is None:
+            _COLD = KernelPool(size=0, warm_code=WARM_IMPORTS)
+            atexit.register(_COLD.close)  # a kernel prestarted for a draft that was then refused
+        return _COLD
 
 
 def warm_pool(size: int = 1) -> KernelPool:
     """This process's pool of kernels started ahead of drafts, with the templates' libraries imported.
 
     For long-lived processes (the API server, JupyterLab): a draft then skips the kernel start and
-    the imports. A CLI draft uses :func:`cold_pool` and leaves nothing running.
+    the imports, and the next kernel starts once the draft has finished (not during it: on two
+    cores it would compete with the draft). A CLI draft uses :func:`cold_pool`.
     """
     global _WARM
     import atexit
 
-    from opsnb.runbooks import runner
+    from opsnb.kernels import KernelPool
 
-    class _Pool(runner.KernelPool):
-        def _start_one(self, kernel_name: str) -> None:
-            km = None
-            try:
-                km = runner._start_warm(kernel_name)
-                kc = runner._blocking_client(km)
-                try:
-                    kc.start_channels()
-                    kc.execute_interactive(WARM_IMPORTS, silent=True, store_history=False, timeout=120,
-                                           output_hook=lambda _m: None)
-                finally:
-                    kc.stop_channels()
-            except Exception:  # noqa: BLE001 - a failed warm start is retried by the next acquire
-                if km is not None:
-                    runner._shutdown(km)
-                km = None
-            with self._cond:
-                self._starting[kernel_name] -= 1
-                if km is not None and not self._closed:
-                    self._ready.setdefault(kernel_name, []).append(km)
-                    km = None
-                self._cond.notify_all()
-            if km is not None:
-                runner._shutdown(km)
+    with _LOCK:
+        if _WARM is None:
+            _WARM = KernelPool(size=size, warm_code=WARM_IMPORTS, refill_on_release=True)
+            atexit.register(_WARM.close)
+        return _WARM
 
-    if _WARM is None:
-        _WARM = _Pool(size=size)
-        atexit.register(_WARM.close)
-    return _WARM
+
+def _executor() -> ThreadPoolExecutor:
+    """The threads templates execute in when drafted from another thread than the main one.
+
+    jupyter_client's synchronous calls run on the event loop that jupyter_core keeps in a context
+    variable. An API handler runs in a worker thread with a copy of the server's context, whose loop
+    is the server's own, running in the main thread: starting or driving a kernel from there failed
+    with "This event loop is already running". A thread of this executor has its own context, and
+    so its own loop, made once and reused (a new thread per draft would leave one behind each time).
+    The main thread (a CLI, a notebook) runs the template itself, so that Ctrl-C stops it.
+    """
+    global _EXEC
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _LOCK:
+        if _EXEC is None:
+            _EXEC = ThreadPoolExecutor(max_workers=2, thread_name_prefix="opsnb-postmortem-draft")
+        return _EXEC
+
+
+def in_jupyter_server() -> bool:
+    """Whether this process is a running Jupyter server (``opsnb up``'s, which serves the API)."""
+    mod = sys.modules.get("jupyter_server.serverapp")
+    app = getattr(mod, "ServerApp", None)
+    try:
+        return bool(app is not None and app.initialized())
+    except Exception:  # noqa: BLE001 - an unexpected jupyter_server: behave as a CLI
+        return False
+
+
+def default_pool() -> KernelPool:
+    """Where a draft takes its kernel when the caller names no pool.
+
+    The warm pool when this process keeps one (``ops.postmortems.warm()`` was called, or this
+    is the Jupyter server of ``opsnb up``, whose API and auto-draft on resolve re-draft often;
+    its first draft starts the kernel the next one takes), else the cold one.
+    """
+    if _WARM is not None or in_jupyter_server():
+        return warm_pool()
+    return cold_pool()
 
 
 def execute(ops: Workbench, template: Path, incident_id: str, *, kernel_name: str = "python3",
             timeout: float = 300.0, kernels: KernelPool | None = None) -> Executed:
     """Run ``template`` for ``incident_id``; never raises for the template's own failure."""
+    from opsnb.kernels import import_notebook_libraries
     from opsnb.runbooks.runner import Job
     from opsnb.runbooks.runner import execute as run
+
+    import_notebook_libraries(skip_optional=not in_jupyter_server())
 
     src = json.loads(template.read_text(encoding="utf-8"))
     charts = {c.get("id") for c in src.get("cells", []) if CHART_TAG in c.get("metadata", {}).get("tags", [])}
@@ -125,7 +174,11 @@ def execute(ops: Workbench, template: Path, incident_id: str, *, kernel_name: st
                   input_path=str(template), output_path=str(out), parameters={"incident_id": incident_id},
                   env=kernel_env(ops), cwd=tmp, timeout=timeout, cell_timeout=timeout, kernel_name=kernel_name)
         t0 = time.perf_counter()
-        outcome = run(job, kernels=kernels or cold_pool())
+        pool = kernels or default_pool()
+        if threading.current_thread() is threading.main_thread():
+            outcome = run(job, kernels=pool)  # a CLI or a notebook: Ctrl-C reaches the run
+        else:
+            outcome = _executor().submit(run, job, kernels=pool).result()
         total = time.perf_counter() - t0
         nb = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
     cells = {str(c.get("cell_id")): float(c.get("duration") or 0.0) for c in outcome.cells}

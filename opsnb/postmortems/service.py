@@ -10,7 +10,8 @@ Review: draft → in_review → published, with an owner, reviewers and a checkl
 criteria (:data:`~opsnb.postmortems.models.CHECKLIST`). Publishing freezes the working copy as
 a version and records it as the published one; a re-draft afterwards makes a new draft and
 never changes the published version. Action items, the overdue digest and the backlog chart
-are in :mod:`opsnb.postmortems.actions`; export to HTML and Markdown in :mod:`opsnb.postmortems.export`.
+are in :mod:`opsnb.postmortems.actions`, the notebook's own action items table, which every
+re-draft, review step and publication turns into records, in :mod:`opsnb.postmortems.table`; export to HTML and Markdown in :mod:`opsnb.postmortems.export`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsnb.errors import Conflict, NotFound, PermissionDenied, PostmortemError, ValidationError
-from opsnb.postmortems import actions
+from opsnb.postmortems import actions, table
 from opsnb.postmortems.models import (
     CHECKLIST,
     STATUSES,
@@ -43,15 +44,15 @@ from opsnb.postmortems.models import (
     PostmortemVersionRow,
     Version,
 )
+from opsnb.postmortems.table import HUMAN_TAG as HUMAN_TAG  # where tests and callers found it first
 from opsnb.store.types import utcnow
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from opsnb.runbooks.runner import KernelPool
+    from opsnb.kernels import KernelPool
     from opsnb.workbench import Workbench
 
-HUMAN_TAG = "postmortem:human"
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "notebooks" / "templates"
 LITE_SEVERITIES = ("SEV3", "SEV4")
 DRAFT_TIMEOUT_S = 300.0
@@ -117,6 +118,24 @@ class Postmortems:
         self._kernels = kernel.warm_pool()
         self._kernels.warm(wait=wait)
 
+    def _incident(self, incident_id: str) -> Any:
+        """The incident's row (id, severity, commander): what a draft needs, without its timeline.
+
+        ``incidents.get`` builds the timeline as a DataFrame, and importing pandas for it was 0.4 s
+        of the drafting process's CPU (the template reads the incident itself, in its kernel).
+
+        Raises:
+            NotFound: No such incident (the incidents service's own error and hint).
+        """
+        from opsnb.incidents.models import IncidentRow
+
+        with self._wb.db.session() as s:
+            row = s.get(IncidentRow, _norm(incident_id))
+            if row is not None:
+                s.expunge(row)
+                return row
+        return self._wb.incidents.get(incident_id)  # raises NotFound, naming the newest incident
+
     # ------------------------------------------------------------- places
     def _dir(self, incident_id: str) -> Path:
         return self._wb.workspace / "postmortems" / incident_id
@@ -150,7 +169,10 @@ class Postmortems:
         Needs responder; audited as ``postmortem.draft``. An open incident may be drafted (it is
         refused only at publishing). A published postmortem is re-drafted as a new draft; the
         published version never changes. A template that fails to execute is recorded as a
-        failed run and leaves the working copy and every previous version as they were.
+        failed run and leaves the working copy and every previous version as they were. Before the
+        template runs, the working copy's action items table becomes records
+        (:func:`opsnb.postmortems.table.sync`: created once, ids written into the table, edits on
+        either side kept); rows that cannot be recorded are listed in a note at the top.
 
         Args:
             incident_id: The incident (``INC-1``; any case).
@@ -167,18 +189,28 @@ class Postmortems:
             PostmortemError: The template lacks a required section, or failed to execute.
         """
         self._wb.access.require("responder", action="postmortem.draft")
-        inc = self._wb.incidents.get(incident_id)
+        from opsnb.postmortems import kernel
+
+        pool = kernels or self._kernels or kernel.default_pool()
+        # The kernel boots and imports on the other core while this process reads the incident and
+        # loads papermill; a refused draft leaves it for the next one (or the pool's close at exit).
+        pool.prestart(kernel_name)
+        inc = self._incident(incident_id)
         iid = inc.id
         with self._wb.db.session() as s:
             existing = self._row_or_none(s, iid)
             previous = existing.template if existing else None
         tpl = self.template_for(inc.severity, template or previous)
         _check_template(tpl, iid)
-        from opsnb.postmortems import kernel
-
+        work = self.path(iid)
+        old = json.loads(work.read_text(encoding="utf-8")) if work.is_file() else None
+        synced = table.SyncResult()
+        if existing is not None and old is not None:
+            # Before the template runs, so that its action items cell lists what the table added.
+            with self._wb.db.session() as s:
+                synced = table.sync(self._wb, s, self._row(s, iid), old, source="re-draft")
         started = utcnow()
-        done = kernel.execute(self._wb, tpl, iid, kernel_name=kernel_name, timeout=timeout,
-                              kernels=kernels or self._kernels)
+        done = kernel.execute(self._wb, tpl, iid, kernel_name=kernel_name, timeout=timeout, kernels=pool)
         if done.status != "succeeded" or done.notebook is None:
             with self._wb.db.session() as s:
                 s.add(PostmortemRunRow(incident_id=iid, template=tpl.stem, status="failed", error=done.error,
@@ -191,10 +223,8 @@ class Postmortems:
                                   + ("the previous version stays current" if current else "nothing was written"),
                                   incident_id=iid, template=tpl.stem)
         nb = done.notebook
-        work = self.path(iid)
-        notes: list[str] = []
-        if work.is_file():
-            notes = keep_human_cells(nb, json.loads(work.read_text(encoding="utf-8")))
+        notes = keep_human_cells(nb, old) if old is not None else []
+        notes += synced.problems
         if notes:
             nb["cells"].insert(0, {"cell_type": "markdown", "id": "postmortem-notes", "metadata": {},
                                    "source": "> **Note:** " + "; ".join(notes)})
@@ -396,12 +426,14 @@ class Postmortems:
         criterion, when reviewers are named, needs to be one of them; publishing needs every
         criterion of :data:`~opsnb.postmortems.models.CHECKLIST` ticked and the incident
         resolved. Publishing freezes the working copy as a version (a new one when people edited
-        it since the last draft) and records it as the published version.
+        it since the last draft) and records it as the published version. Every update first
+        syncs the working copy's action items table with the records (:func:`table.sync`).
 
         Raises:
             ValidationError: Unknown status or criterion, a bad name.
             Conflict: A transition not allowed. PermissionDenied: Ticking without being a reviewer.
-            PostmortemError: Publishing an open incident's postmortem or an incomplete review.
+            PostmortemError: Publishing an open incident's postmortem, an incomplete review, or an
+                action items table with rows that are not records (each row's reason listed).
             NotFound: No postmortem.
         """
         if status is not None and status not in STATUSES:
@@ -417,6 +449,14 @@ class Postmortems:
             self._wb.access.require("responder", action="postmortem.update")
             row = self._row(s, incident_id)
             iid = row.incident_id
+            work, nb = self._wb.workspace / row.path, None
+            synced = table.SyncResult()
+            if work.is_file():
+                nb = json.loads(work.read_text(encoding="utf-8"))
+                synced = table.sync(self._wb, s, row, nb, source="publish" if status == "published" else "review")
+            # Ids filled in, values of records changed elsewhere: what publishing freezes, and what is
+            # written back to the working copy once this unit commits (its records exist then).
+            text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n" if synced.rewritten else None
             changes: dict[str, Any] = {}
             if owner is not None and owner != row.owner:
                 changes["owner"] = {"from": row.owner, "to": owner}
@@ -453,25 +493,30 @@ class Postmortems:
                         raise PostmortemError(f"postmortem of {iid} cannot go in review; it needs:", incident_id=iid,
                                               problems=missing)
                 if status == "published":
-                    self._publish(s, row, reason)
+                    self._publish(s, row, reason, text=text, table_problems=synced.problems)
                 changes["status"] = {"from": row.status, "to": status}
                 row.status = status
             if changes:
                 row.updated_at = utcnow()
                 self._wb.audit.record(action="postmortem.update", target=iid, params=changes, reason=reason)
-            return self._of(s, row)
+            pm = self._of(s, row)
+        if text is not None:
+            _write_atomic(work, text)
+        return pm
 
-    def _publish(self, s: Session, row: PostmortemRow, reason: str) -> None:
+    def _publish(self, s: Session, row: PostmortemRow, reason: str, *, text: str | None = None,
+                 table_problems: Sequence[str] = ()) -> None:
         iid = row.incident_id
         inc = self._wb.incidents.get(iid)
         problems = [f"the incident is {inc.status}; resolve it first"] if inc.is_open else []
         problems += [f"review criterion not ticked: {CHECKLIST[c]}" for c in CHECKLIST if c not in (row.checklist or {})]
+        problems += list(table_problems)
         if problems:
             raise PostmortemError(f"postmortem of {iid} cannot be published:", incident_id=iid, problems=problems)
         work = self._wb.workspace / row.path
         latest = s.scalar(select(PostmortemVersionRow).where(PostmortemVersionRow.postmortem_seq == row.seq)
                           .order_by(PostmortemVersionRow.version.desc()).limit(1))
-        data = work.read_bytes()
+        data = text.encode() if text is not None else work.read_bytes()
         if latest is None or hashlib.sha256(data).hexdigest() != latest.sha256:
             n = self._new_version(s, row, json.loads(data), utcnow())  # people's edits since the draft, frozen
         else:

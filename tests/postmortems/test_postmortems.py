@@ -7,7 +7,6 @@ tests that only read it; tests that change state work in that copy in a fixed or
 from __future__ import annotations
 
 import json
-import shutil
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,13 +15,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from opsnb import connect
 from opsnb.cli import cli
 from opsnb.errors import NotFound, PermissionDenied, PostmortemError
 from opsnb.postmortems.models import CHECKLIST
 from opsnb.postmortems.service import HUMAN_TAG, keep_human_cells
 from opsnb.workbench import Workbench
 from tests.conftest import make_ops, pg_base_url
+from tests.postmortems.conftest import demo_world
 
 SECTIONS = ("## Summary", "## Impact", "## Root causes", "## Trigger", "## Resolution", "## Detection",
             "## Action items", "## Lessons learned", "## Timeline", "## Supporting information")
@@ -42,13 +41,8 @@ def _text(nb: dict) -> str:
 @pytest.fixture(scope="module")
 def drafted(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workbench]:
     """A copy of the demo world with INC-1's postmortem drafted once, by carol (a responder)."""
-    dest = tmp_path_factory.mktemp("pm") / "ws"
-    shutil.copytree(demo_workspace, dest)
-    wb = connect(dest)
-    wb.user = "carol"
-    wb.postmortems.draft("INC-1")
-    yield wb
-    wb.close()
+    with demo_world(demo_workspace, tmp_path_factory, "pm", draft=("INC-1",)) as wb:
+        yield wb
 
 
 def test_draft_fills_the_sections_from_the_incident(drafted: Workbench) -> None:
@@ -224,7 +218,12 @@ def test_cli_draft_path_diff_list(drafted: Workbench) -> None:
     assert res.exit_code == 0, res.output
     assert {r["incident_id"] for r in json.loads(res.output)} >= {"INC-1", "INC-2"}
     res = run.invoke(cli, ["postmortem", "show", "INC-2", "--format", "json", "-w", ws], env=env)
-    assert res.exit_code == 0 and json.loads(res.output)[0]["version"] == 1
+    assert res.exit_code == 0, res.output
+    (shown,) = json.loads(res.output)
+    assert shown["incident_id"] == "INC-2" and shown["status"] == "draft" and shown["version"] == 1
+    assert [v["version"] for v in shown["versions"]] == [1] and shown["action_items"] == []
+    res = run.invoke(cli, ["postmortem", "show", "INC-2", "-w", ws], env=env)
+    assert res.exit_code == 0 and "versions:" in res.output and "action items:" in res.output
 
 
 def test_keep_human_cells_notes_a_deleted_cell() -> None:

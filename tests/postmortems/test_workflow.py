@@ -8,7 +8,6 @@ then review, publish and re-draft it in order (each kernel run costs seconds).
 from __future__ import annotations
 
 import json
-import shutil
 import stat
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,16 +23,13 @@ from opsnb.postmortems.models import CHECKLIST
 from opsnb.store.types import utcnow
 from opsnb.workbench import Workbench
 from tests.notify.servers import HttpReceiver, http_receiver
+from tests.postmortems.conftest import demo_world
 
 
 @pytest.fixture(scope="module")
 def world(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workbench]:
-    dest = tmp_path_factory.mktemp("pmflow") / "ws"
-    shutil.copytree(demo_workspace, dest)
-    wb = connect(dest)
-    wb.user = "carol"
-    yield wb
-    wb.close()
+    with demo_world(demo_workspace, tmp_path_factory, "pmflow") as wb:
+        yield wb
 
 
 def _postmortem_entries(wb: Workbench, iid: str) -> list[dict]:
