@@ -125,14 +125,19 @@ def record_rollback_cmd(ops: Any, deploy_id: str, to_version: str | None, reason
 @click.option("--hosts", help="Fleet selector of the hosts (default: the deploy_hosts setting).")
 @click.option("--override-freeze", is_flag=True, help="Go through a deploy freeze (with --reason).")
 @click.option("--verify-timeout", type=DURATION, help="How long to wait for recovery (default the setting).")
+@click.option("--check", type=click.Choice(["auto", "slo", "error-ratio"]), default="auto", show_default=True,
+              help="How recovery is judged: auto is the SLO burn rate when the service has SLOs (prod), else the "
+                   "error ratio.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @format_option
 @pass_ops
 def rollback_cmd(ops: Any, service: str, env: str, reason: str, to_version: str | None, hosts: str | None,
-                 override_freeze: bool, verify_timeout: timedelta | None, yes: bool, fmt: str) -> None:
+                 override_freeze: bool, verify_timeout: timedelta | None, check: str, yes: bool, fmt: str) -> None:
     """Roll SERVICE back on its hosts over SSH, record it, and verify it recovered (needs operator).
 
-    Exits 0 when the service recovered, 1 when it did NOT.
+    Recovery is the service's SLOs burning under 1x over the 5 minutes after the command, or,
+    without an SLO, its error ratio under rollback_error_threshold; the answer names the check
+    and its figures. Exits 0 when the service recovered, 1 when it did NOT.
 
     \b
     Example:
@@ -147,7 +152,7 @@ def rollback_cmd(ops: Any, service: str, env: str, reason: str, to_version: str 
         click.confirm(f"Roll {service} in {env} back from {row.iloc[0]['version']} to {target}?", abort=True)
     try:
         res = ops.deploys.rollback(service, env=env, reason=reason, confirm=True, to_version=to_version,
-                                   hosts=hosts, override_freeze=override_freeze,
+                                   hosts=hosts, override_freeze=override_freeze, check=check.replace("-", "_"),
                                    verify_timeout=verify_timeout.total_seconds() if verify_timeout else None)
     except Conflict as exc:
         raise click.ClickException(_freeze_hint(exc)) from None
@@ -228,7 +233,9 @@ def suspects_cmd(ops: Any, incident: str, within: timedelta, fmt: str) -> None:
 
 def _freeze_hint(exc: Conflict) -> str:
     """A freeze refusal in CLI words: the flags, not the Python argument."""
-    return str(exc).replace("override_freeze=True with a reason", "--override-freeze --reason \"...\"")
+    from opsnb.deploys.freezes import in_face
+
+    return in_face(exc, "cli")
 
 
 @cli.command("freeze")

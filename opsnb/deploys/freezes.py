@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from opsnb.deploys.models import FreezeRow
-from opsnb.errors import NotFound, ValidationError
+from opsnb.errors import Conflict, NotFound, ValidationError
 from opsnb.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -25,6 +25,25 @@ if TYPE_CHECKING:
 
 COLUMNS = ["id", "service", "env", "reason", "source", "created_by", "created_at", "until", "lifted_at",
            "lifted_by"]
+# How each face overrides a freeze: a refusal names the way of the face that was used, so a CLI user
+# is not told about a Python argument and an API client not about a flag.
+OVERRIDE = {
+    "python": "override_freeze=True with a reason",
+    "cli": '--override-freeze --reason "..."',
+    "api": 'send "override_freeze": true with a "reason" in the body',
+}
+
+
+def refusal(blocking: FreezeRow, *, service: str, env: str, face: str = "python", why: str = "") -> Conflict:
+    """The :class:`Conflict` a freeze answers a deploy with, naming ``face``'s override (see :data:`OVERRIDE`)."""
+    return Conflict(f"deploys of {service} to {env} are frozen since {blocking.created_at:%Y-%m-%d %H:%M}Z"
+                    f" by {blocking.created_by}: {blocking.reason} (freeze {blocking.id}){why}; to deploy anyway,"
+                    f" {OVERRIDE[face]}", kind="freeze", key=str(blocking.id))
+
+
+def in_face(exc: Conflict, face: str) -> str:
+    """A freeze refusal raised by the library, reworded for ``face`` (``cli`` or ``api``)."""
+    return str(exc).replace(OVERRIDE["python"], OVERRIDE[face])
 
 
 def active(s: Session, *, service: str, env: str, at: datetime | None = None) -> FreezeRow | None:

@@ -65,6 +65,39 @@ def _check_fields(*, service: Any, env: Any, version: Any, previous_version: Any
     return problems
 
 
+_LIVE = ("succeeded", "rolled_back")
+_CURRENT_AND_SEEN: Any = None
+
+
+def _current_and_seen(s: Session, service: str, env: str, version: str,
+                      before: datetime) -> tuple[DeployRow | None, bool]:
+    """The deploy in effect at ``before`` and whether ``version`` ran there by then, in one query.
+
+    What :meth:`Deploys._current_row` and :meth:`Deploys._seen_before` answer in two; every webhook
+    asks both. The statement is built once with bind parameters: building it per call cost more
+    than running it.
+    """
+    global _CURRENT_AND_SEEN
+    if _CURRENT_AND_SEEN is None:
+        from sqlalchemy import bindparam, exists
+        from sqlalchemy.orm import aliased
+
+        earlier = aliased(DeployRow)
+        ran = exists().where(earlier.service == bindparam("service"), earlier.env == bindparam("env"),
+                             earlier.version == bindparam("version"), earlier.started_at <= DeployRow.started_at,
+                             earlier.status.in_(_LIVE)).correlate(DeployRow)
+        _CURRENT_AND_SEEN = (select(DeployRow, ran.label("ran"))
+                             .where(DeployRow.service == bindparam("service"), DeployRow.env == bindparam("env"),
+                                    DeployRow.status.in_(_LIVE), DeployRow.started_at <= bindparam("before"))
+                             .order_by(DeployRow.started_at.desc(), DeployRow.seq.desc()).limit(1))
+    got = s.execute(_CURRENT_AND_SEEN, {"service": service, "env": env, "version": version,
+                                        "before": before}).first()
+    if got is None:
+        return None, False
+    row, ran = got
+    return row, bool(ran) or row.previous_version == version
+
+
 class Deploys:
     """Deployment records of a workbench (``ops.deploys``)."""
 
@@ -124,11 +157,7 @@ class Deploys:
                 blocking = freezes.active(s, service=service, env=env)
                 # a rollback is the remedy, so a freeze never blocks it
                 if blocking is not None and rollback_of is None and not override_freeze:
-                    raise Conflict(
-                        f"deploys of {service} to {env} are frozen since {blocking.created_at:%Y-%m-%d %H:%M}Z"
-                        f" by {blocking.created_by}: {blocking.reason} (freeze {blocking.id};"
-                        " override_freeze=True with a reason deploys anyway)",
-                        kind="freeze", key=str(blocking.id))
+                    raise freezes.refusal(blocking, service=service, env=env)
                 return self._insert(s, service=service, version=version, env=env,
                                     previous_version=previous_version, commit=commit,
                                     actor=actor or self._wb.user, status=status, started_at=started_at,
@@ -143,11 +172,11 @@ class Deploys:
             raise Conflict(f"deploy {id} already exists", kind="deploy", key=id)
         if rollback_of is not None and s.scalar(select(DeployRow.seq).where(DeployRow.id == rollback_of)) is None:
             raise NotFound(f"no deploy {rollback_of} to roll back", kind="deploy", key=rollback_of)
-        prev = self._current_row(s, fields["service"], fields["env"], before=fields["started_at"])
+        prev, seen = _current_and_seen(s, fields["service"], fields["env"], fields["version"], fields["started_at"])
         if previous_version is None:
             previous_version = prev.version if prev else None
         if (rollback_of is None and prev is not None and prev.version != fields["version"]
-                and fields["status"] in ("succeeded", "running") and self._seen_before(s, prev, fields["version"])):
+                and fields["status"] in ("succeeded", "running") and seen):
             # going back to a version this service already ran here: a rollback of what it replaces
             rollback_of = prev.id
             if prev.status == "succeeded" and fields["status"] == "succeeded":
@@ -159,8 +188,8 @@ class Deploys:
         row = DeployRow(id=id or f"tmp-{uuid.uuid4().hex}", previous_version=previous_version,
                         rollback_of=rollback_of, reason=reason, created_at=utcnow(), **fields)
         s.add(row)
-        s.flush()
-        if id is None:
+        if id is None:  # only a generated id needs the sequence number now; the commit flushes the rest
+            s.flush()
             wanted = f"DEP-{row.seq}"
             taken = s.scalar(select(func.count()).select_from(DeployRow).where(DeployRow.id == wanted))
             # someone may have chosen that id by hand
@@ -454,15 +483,17 @@ class Deploys:
     def rollback(self, service: str, *, env: str = "prod", reason: str, confirm: bool = False,
                  to_version: str | None = None, hosts: Any = None, command: Any = None,
                  override_freeze: bool = False, verify: Any = None, verify_timeout: float | None = None,
-                 threshold: float | None = None) -> Any:
+                 threshold: float | None = None, check: str = "auto") -> Any:
         """Roll ``service`` back on its hosts over SSH, record it, and verify recovery.
 
         Returns a :class:`~opsnb.deploys.rollback.RollbackResult` whose ``outcome`` is
-        ``rolled back, recovered`` or ``rolled back, NOT recovered``. See
+        ``rolled back, recovered`` or ``rolled back, NOT recovered``, with the ``check`` that
+        decided (``slo``: the service's SLOs burn under 1x over the 5 minutes after the command;
+        ``error_ratio`` otherwise) and its ``figures``. See
         :func:`opsnb.deploys.rollback.rollback` for every argument.
         """
         from opsnb.deploys.rollback import rollback
 
         return rollback(self._wb, service, env=env, reason=reason, confirm=confirm, to_version=to_version,
                         hosts=hosts, command=command, override_freeze=override_freeze, verify=verify,
-                        verify_timeout=verify_timeout, threshold=threshold)
+                        verify_timeout=verify_timeout, threshold=threshold, check=check)

@@ -53,8 +53,10 @@ def _upstream(wb: Workbench, service: str, impact: datetime) -> set[str]:
 def _error_step(wb: Workbench, service: str, at: datetime) -> tuple[float, float] | None:
     """Error ratio of ``service`` in the windows before and after ``at``; None without requests."""
     try:
+        # minute buckets: 10-minute ones sit on the clock's boundaries, so "before" could hold minutes
+        # after the change (a change at :17 put :10-:20 before it) and the step went unseen
         df = wb.logs.service_metrics(since=at - STEP_WINDOW, until=at + STEP_WINDOW, service=service,
-                                     step="10m")
+                                     step="1m")
     except (OpsnbError, FileNotFoundError, ValueError):
         return None
     if df is None or df.empty:
@@ -67,7 +69,8 @@ def _error_step(wb: Workbench, service: str, at: datetime) -> tuple[float, float
     import pandas as pd
 
     t = pd.Timestamp(at)
-    before, after = ratio(df[df["time"] < t]), ratio(df[df["time"] >= t])
+    whole_before = df["time"] + pd.Timedelta(minutes=1) <= t  # the minute of the change counts after it
+    before, after = ratio(df[whole_before]), ratio(df[~whole_before])
     if before is None or after is None:
         return None
     return before, after
@@ -92,7 +95,8 @@ def rank(wb: Workbench, incident_id: str, *, within: Any = "6h") -> pd.DataFrame
         at = d.finished_at if not pd.isna(d.finished_at) else d.started_at
         rows.append({"kind": "rollback" if isinstance(d.rollback_of, str) else "deploy", "id": d.id,
                      "service": d.service, "env": d.env, "version": d.version,
-                     "summary": f"{d.service} {d.previous_version or '?'} -> {d.version}",
+                     "summary": f"{d.service} {'?' if pd.isna(d.previous_version) else d.previous_version}"
+                                f" -> {d.version}",
                      "at": at.to_pydatetime(), "status": d.status, "rolled_back": d.status == "rolled_back"})
     try:
         changes = wb.changes.list(since=lo, until=hi)

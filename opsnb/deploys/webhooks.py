@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 GENERIC_FIELDS = ("service", "version", "env", "commit", "actor", "status", "started_at", "finished_at",
-                  "committed_at", "id", "reason", "previous_version")
+                  "committed_at", "id", "reason", "previous_version", "override_freeze")
 
 
 @dataclass
@@ -64,6 +64,9 @@ class Prepared:
     delivery: str | None
     body: str
     fields: dict[str, Any] | None = field(default=None)
+    override_freeze: bool = False
+    """Only the generic deploy (``POST /deploys``) is held by freezes: a provider's webhook reports a
+    deploy that already ran, which refusing to record would only hide."""
 
 
 @dataclass(frozen=True)
@@ -96,17 +99,20 @@ def _time(body: Any, path: str, *, required: bool = True) -> datetime | None:
     if raw is None:
         return None
     text = raw.strip()
+    # ISO 8601 first: GitHub's form, and a failed strptime (two per GitHub time when they came
+    # first) cost more than the rest of parsing the body on the event loop
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return t if t.tzinfo else t.replace(tzinfo=UTC)
+    except ValueError:
+        pass
     for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S UTC"):  # GitLab's two forms
         try:
             t = datetime.strptime(text, fmt)
             return t if t.tzinfo else t.replace(tzinfo=UTC)
         except ValueError:
             pass
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"bad webhook: {path} is not a time: {raw!r}", field=path) from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    raise ValidationError(f"bad webhook: {path} is not a time: {raw!r}", field=path)
 
 
 def _load(raw: bytes | str | Any, source: str) -> tuple[Any, str]:
@@ -262,7 +268,13 @@ def parse_generic(raw: bytes | str | Any) -> Prepared:
     if fields.get("finished_at") is None and fields["status"] != "running":
         fields["finished_at"] = fields["started_at"]
     fields.setdefault("reason", "")
-    return Prepared("api", "deploy", None, text, fields)
+    override = fields.pop("override_freeze", False)
+    if not isinstance(override, bool):
+        raise ValidationError(f"bad deploy: override_freeze must be true or false, got {override!r}",
+                              field="override_freeze")
+    if override and not (isinstance(fields["reason"], str) and fields["reason"].strip()):
+        raise ValidationError("bad deploy: override_freeze needs a reason", field="reason")
+    return Prepared("api", "deploy", None, text, fields, override_freeze=override)
 
 
 def validate(prep: Prepared) -> None:
@@ -281,6 +293,25 @@ def validate(prep: Prepared) -> None:
         problems.append("reason must be text")
     if problems:
         raise ValidationError("bad deploy:", problems, field="deploy")
+
+
+_LOOKUPS: tuple[Any, Any] | None = None
+
+
+def _lookups() -> tuple[Any, Any]:
+    """The two reads of a batch (deliveries already received, deploys already known), built once.
+
+    Building a statement costs about as much as SQLite takes to run it; with an expanding bind
+    parameter one statement serves every batch size.
+    """
+    global _LOOKUPS
+    if _LOOKUPS is None:
+        from sqlalchemy import bindparam
+
+        keys: Any = bindparam("keys", expanding=True)
+        _LOOKUPS = (select(DeployReceiptRow.delivery).where(DeployReceiptRow.delivery.in_(keys)),
+                    select(DeployRow).where(DeployRow.id.in_(keys)))
+    return _LOOKUPS
 
 
 def store(wb: Workbench, prep: Prepared) -> Stored:
@@ -302,21 +333,22 @@ def store_many(wb: Workbench, batch: list[Prepared]) -> list[Stored]:
         with wb.db.session() as s:
             # one query each for the deliveries already received and the deploys already known
             deliveries = [p.delivery for p in batch if p.delivery]
-            seen: set[str] = set(s.scalars(select(DeployReceiptRow.delivery).where(
-                DeployReceiptRow.delivery.in_(deliveries)))) if deliveries else set()
+            seen: set[str] = set(s.scalars(_lookups()[0], {"keys": deliveries})) if deliveries else set()
             ids = [p.fields["id"] for p in batch if p.fields is not None and p.fields.get("id")]
-            known: dict[str, DeployRow] = ({r.id: r for r in s.scalars(select(DeployRow).where(DeployRow.id.in_(ids)))}
-                                           if ids else {})
+            known: dict[str, DeployRow] = {r.id: r for r in s.scalars(_lookups()[1], {"keys": ids})} if ids else {}
             receipts: list[DeployReceiptRow] = []
             out = [_store_one(wb, s, prep, seen, known, receipts) for prep in batch]
             s.flush()
             out = [Stored(r.outcome, r.deploy, int(receipts[r.receipt].id)) if r.receipt is not None else r
                    for r in out]
             changed = [(r.outcome, r.deploy.id) for r in out if r.deploy is not None and r.outcome != "unchanged"]
+            overridden = [r.deploy.id for p, r in zip(batch, out, strict=True)
+                          if p.override_freeze and r.deploy is not None and r.outcome == "created"]
             if changed:
                 wb.audit.record(action="deploy.ingest", target=",".join(sorted({p.provider for p in batch})),
                                 params={"deploys": [d for _, d in changed], "outcomes": [o for o, _ in changed],
-                                        "receipts": [r.receipt for r in out if r.receipt is not None]},
+                                        "receipts": [r.receipt for r in out if r.receipt is not None],
+                                        **({"override_freeze": overridden} if overridden else {})},
                                 reason="CI/CD webhook")
             return out
     except IntegrityError:
@@ -351,6 +383,12 @@ def _store_one(wb: Workbench, s: Any, prep: Prepared, seen: set[str], known: dic
             fields["actor"] = fields.get("actor") or wb.user
             dep = deploys._insert(s, rollback_of=None, source=prep.provider, audit=False,
                                   id_checked=fields["id"] is not None, **fields)
+            if prep.provider == "api" and dep.rollback_of is None and not prep.override_freeze:
+                from opsnb.deploys import freezes
+
+                blocking = freezes.active(s, service=dep.service, env=dep.env)
+                if blocking is not None:  # raised inside the transaction: the deploy just added goes too
+                    raise freezes.refusal(blocking, service=dep.service, env=dep.env, face="api")
             seen.add(f"deploy:{dep.id}")
             outcome = "created"
         elif existing.status != f["status"] and f["status"] in TRANSITIONS[existing.status]:

@@ -4,7 +4,8 @@
 ``X-Hub-Signature-256`` by the ``github_webhook_secret`` setting, deduplicated on
 ``X-GitHub-Delivery``), ``POST /deploys/gitlab`` (deployment and pipeline hooks, ``X-Gitlab-Token``
 compared in constant time with ``gitlab_webhook_token``, deduplicated on ``X-Gitlab-Event-UUID``),
-``POST /deploys`` (a generic JSON deploy, API token) answer 202 once the receipt and the deploy
+``POST /deploys`` (a generic JSON deploy, API token; a deploy freeze refuses it with a 409 unless the
+body says ``"override_freeze": true`` with a ``"reason"``) answer 202 once the receipt and the deploy
 are committed; a bad body gets a 400 naming the field and writes nothing. ``GET /deploys`` lists
 deploys (``?service=&env=&since=&limit=``). Providers sign their own way, so the two provider
 routes do not take the opsnb API token.
@@ -24,7 +25,7 @@ from tornado import web
 
 from opsnb.errors import ValidationError
 from opsnb.web.alerts import frame_records
-from opsnb.web.base import STR, TIME, ApiHandler, endpoint, obj
+from opsnb.web.base import BOOL, STR, TIME, ApiHandler, endpoint, obj
 
 RESPONSE = obj(("status", "outcome"), status=STR, outcome=STR, deploy=STR, deploy_status=STR)
 
@@ -38,16 +39,19 @@ def since_arg(handler: ApiHandler) -> datetime | None:
 
 
 class _Writer:
-    """Group commit: webhooks that arrive while others wait are stored in one transaction.
+    """Group commit: webhooks that arrive while others are being stored go in one transaction.
 
-    A handler validates its body, then waits here; the first one schedules a drain
-    :attr:`GATHER_SECONDS` later, which stores everything queued in one transaction on a worker
-    thread (so the event loop keeps reading requests) and answers each sender after the commit
-    ("stored before acknowledged"). A failing batch is retried item by item, so one bad
-    delivery does not refuse the others.
+    A handler validates its body, then waits here. An idle writer starts at once (on the next
+    turn of the event loop, so requests already read join it); while a batch is being stored on
+    the worker thread (so the event loop keeps reading requests), new arrivals queue and form the
+    next batch. Each sender is answered after its batch committed ("stored before acknowledged").
+    A failing batch is retried item by item, so one bad delivery does not refuse the others.
+
+    There used to be a fixed 4 ms gather before every drain: at a steady 200/s (one webhook every
+    5 ms) it batched nothing and added 4 ms to every answer; under a burst the store itself is
+    the wait that batches.
     """
 
-    GATHER_SECONDS = 0.004
     MAX_BATCH = 200
 
     def __init__(self, state: Any) -> None:
@@ -64,7 +68,7 @@ class _Writer:
         self._queue.append((prep, fut))
         if not self._busy:
             self._busy = True
-            loop.call_later(self.GATHER_SECONDS, lambda: asyncio.ensure_future(self._drain()))
+            loop.call_soon(lambda: asyncio.ensure_future(self._drain()))
         return await fut
 
     async def _drain(self) -> None:
@@ -187,7 +191,7 @@ class DeploysHandler(ApiHandler):
     @endpoint("Record a deploy (generic JSON)", scope="deploys:write", role="operator", ingest=True, status=202,
               body=obj(("service", "version"), service=STR, version=STR, env=STR, commit=STR, actor=STR, status=STR,
                        started_at=TIME, finished_at=TIME, committed_at=TIME, id=STR, reason=STR,
-                       previous_version=STR), response=RESPONSE)
+                       previous_version=STR, override_freeze=BOOL), response=RESPONSE)
     async def post(self) -> None:
         from opsnb.deploys.webhooks import parse_generic
 

@@ -66,3 +66,23 @@ def test_cli(ops_sqlite: Workbench) -> None:
     assert '"service": "checkout"' in out.output
     out = run.invoke(cli, ["deploys", "unfreeze", "checkout", "-w", ws], env=env)
     assert "1 freeze(s) lifted" in out.output
+
+
+def test_each_face_names_its_own_override(ops_sqlite: Workbench) -> None:
+    """The library says the argument, the CLI the flags; neither tells the other's user the wrong way."""
+    ops_sqlite.deploys.create(service="checkout", version="1.0.0")
+    ops_sqlite.deploys.freeze(service="checkout", reason="budget gone")
+    with pytest.raises(Conflict) as info:
+        ops_sqlite.deploys.create(service="checkout", version="1.1.0")
+    assert "override_freeze=True with a reason" in str(info.value) and "--override-freeze" not in str(info.value)
+    ws = str(ops_sqlite.workspace)
+    run = CliRunner()
+    env = {"OPSNB_USER": "tester"}
+    out = run.invoke(cli, ["deploys", "record", "--service", "checkout", "--version", "1.1.0", "-w", ws], env=env)
+    assert out.exit_code == 1
+    assert '--override-freeze --reason "..."' in out.output and "override_freeze=True" not in out.output
+    assert "budget gone" in out.output
+    out = run.invoke(cli, ["deploys", "record", "--service", "checkout", "--version", "1.1.0", "--override-freeze",
+                           "--reason", "hotfix", "-w", ws], env=env)
+    assert out.exit_code == 0, out.output
+    assert list(ops_sqlite.deploys.list()["version"]) == ["1.1.0", "1.0.0"]

@@ -5,7 +5,9 @@ on the remote PATH through each sshd's own ``SetEnv``, as in the restart-service
 a per-host version file. A traffic thread stands in for the service: every 0.2 s it logs requests
 to the lake for each host, 40 % of them 5xx while that host's version file says the bad version
 (or while a ``broken`` file says the fault is elsewhere). The rollback's verification reads those
-requests back, so "recovered" is decided by the service's error ratio, not the command's exit status.
+requests back, so "recovered" is decided by the service's error ratio (or, when the service has an
+SLO, its 5-minute burn rate), not the command's exit status. The state database is SQLite and
+PostgreSQL (``OPSNB_TEST_DATABASE_URL``), like every state test.
 """
 
 from __future__ import annotations
@@ -90,11 +92,27 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _state_url(db_url: str) -> str:
+    """The ``db_url`` fixture's URL when it is PostgreSQL; the workspace's own SQLite file otherwise."""
+    return db_url if "postgres" in db_url else ""
+
+
+SLO_YAML = (Path(__file__).parents[1] / "data" / "deploys" / "checkout-slo.yaml").read_text()
+
+
+def _with_slo(ops: Any) -> None:
+    """Give checkout an availability SLO of 90 %: the bad version (40 % 5xx) burns it at 4x, the good at 0."""
+    d = ops.workspace / str(ops.settings.slos_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "checkout.yaml").write_text(SLO_YAML)
+    assert list(ops.slos.list()["name"]) == ["checkout-availability"], ops.slos.problems()
+
+
 class Traffic:
     """The service: requests logged per host, failing while the host runs the bad version."""
 
-    def __init__(self, ws: Path, rig: Rig) -> None:
-        self.ops = connect(ws)
+    def __init__(self, ws: Path, rig: Rig, db_url: str = "") -> None:
+        self.ops = connect(ws, database_url=db_url or None)
         self.ops.user = "tester"
         self.rig = rig
         self.stop = threading.Event()
@@ -128,10 +146,10 @@ class Traffic:
 
 
 @pytest.fixture
-def rops(rig: Rig, tmp_path: Path) -> Iterator[Any]:
+def rops(rig: Rig, tmp_path: Path, db_url: str) -> Iterator[Any]:
     rig.reset()
     ws = tmp_path / "ws"
-    ops = make_ops(ws, deploy_command='["deploy-stub", "{service}", "{version}"]',
+    ops = make_ops(ws, _state_url(db_url), deploy_command='["deploy-stub", "{service}", "{version}"]',
                    deploy_hosts="service={service}", **rig.fleet.settings())
     rig.fleet.register(ops)
     ops.access.grant("olga", "operator", reason="test setup")
@@ -144,12 +162,15 @@ def rops(rig: Rig, tmp_path: Path) -> Iterator[Any]:
     ops.close()
 
 
-def test_rollback_runs_the_command_records_it_and_verifies_recovery(rops: Any, rig: Rig) -> None:
-    with Traffic(rops.workspace, rig):
+def test_rollback_runs_the_command_records_it_and_verifies_recovery(rops: Any, rig: Rig, db_url: str) -> None:
+    with Traffic(rops.workspace, rig, _state_url(db_url)):
         res = rops.deploys.rollback("checkout", env="prod", reason="5xx after 1.1.0", confirm=True,
                                     verify_timeout=30)
     assert res.outcome == "rolled back, recovered", str(res)
     assert res.recovered and "error ratio" in res.detail
+    # no SLO for checkout: the error ratio decided, and the answer says so with its figures
+    assert res.check == "error_ratio" and "check error_ratio: error ratio" in str(res)
+    assert res.figures["error_ratio"] < 0.05 and res.figures["requests"] >= 20
     assert {rig.version(h) for h in rig.state} == {GOOD}
     # one argument per argv element, exactly what the template said
     assert (rig.state["app-0"] / "calls").read_text().splitlines() == ["checkout", GOOD]
@@ -162,13 +183,42 @@ def test_rollback_runs_the_command_records_it_and_verifies_recovery(rops: Any, r
     assert rops.audit.list(action="fleet.run")["target"].tolist() == ["service=checkout"]
 
 
-def test_not_recovered_is_said_so(rops: Any, rig: Rig) -> None:
+def test_a_service_with_an_slo_is_verified_by_its_5_minute_burn_rate(rops: Any, rig: Rig, db_url: str) -> None:
+    _with_slo(rops)
+    with Traffic(rops.workspace, rig, _state_url(db_url)):
+        # SLO counts are per minute: the verdict comes in the first whole minute after the command
+        res = rops.deploys.rollback("checkout", reason="5xx after 1.1.0", confirm=True, verify_timeout=90)
+    assert res.outcome == "rolled back, recovered", str(res)
+    assert res.check == "slo" and "SLO checkout-availability 5-minute burn rate 0.00" in res.detail, res.detail
+    fig = res.figures["slos"]["checkout-availability"]
+    assert fig["burn_rate"] == 0 and fig["total"] >= 20 and fig["target"] == 0.9
+    done = res.deploy.started_at
+    assert datetime.fromisoformat(res.figures["window_start"]) > done  # the mixed minute is left out
+    assert {rig.version(h) for h in rig.state} == {GOOD}
+    verified = [json.loads(p) if isinstance(p, str) else p for p in rops.audit.list(action="deploy.rollback")["params"]]
+    last = next(p for p in verified if p["phase"] == "verified")
+    assert last["check"] == "slo" and last["figures"]["slos"]["checkout-availability"]["burn_rate"] == 0
+
+
+def test_the_error_ratio_can_be_asked_for_and_the_slo_check_is_refused_without_an_slo(rops: Any, rig: Rig,
+                                                                                      db_url: str) -> None:
+    with pytest.raises(ValidationError, match="no SLO"):
+        rops.deploys.rollback("checkout", reason="x", confirm=True, check="slo")
+    assert rig.version("app-0") == BAD and rops.audit.list(action="deploy.rollback").empty  # nothing ran
+    _with_slo(rops)
+    with Traffic(rops.workspace, rig, _state_url(db_url)):
+        res = rops.deploys.rollback("checkout", reason="5xx", confirm=True, check="error_ratio", verify_timeout=30)
+    assert res.recovered and res.check == "error_ratio", str(res)
+
+
+def test_not_recovered_is_said_so(rops: Any, rig: Rig, db_url: str) -> None:
     for h in rig.state:
         rig.set(h, "broken", "the fault is in the database\n")
-    with Traffic(rops.workspace, rig):
+    with Traffic(rops.workspace, rig, _state_url(db_url)):
         res = rops.deploys.rollback("checkout", reason="5xx after 1.1.0", confirm=True, verify_timeout=2)
     assert res.outcome == "rolled back, NOT recovered" and not res.recovered
-    assert "not under" in res.detail
+    assert "not under" in res.detail and res.check == "error_ratio" and res.figures["error_ratio"] >= 0.05
+    assert "rolled back, NOT recovered (check error_ratio: error ratio" in str(res)
     assert {rig.version(h) for h in rig.state} == {GOOD}  # the command did run and the rollback is recorded
     assert res.deploy.rollback_of == "bad"
 
@@ -189,11 +239,11 @@ def test_refusals_change_nothing(rops: Any, rig: Rig) -> None:
     assert rig.version("app-1") == BAD
 
 
-def test_cli_confirms_and_says_how_to_override_a_freeze(tmp_path: Path) -> None:
+def test_cli_confirms_and_says_how_to_override_a_freeze(tmp_path: Path, db_url: str) -> None:
     from opsnb.cli import cli
 
     ws = str(tmp_path / "ws")
-    env = {"OPSNB_USER": "tester"}
+    env = {"OPSNB_USER": "tester", "OPSNB_DATABASE_URL": _state_url(db_url) or f"sqlite:///{tmp_path / 'state.db'}"}
     run = CliRunner()
     assert run.invoke(cli, ["user", "grant", "tester", "admin", "-w", ws], env=env).exit_code == 0
     for v in (GOOD, BAD):
@@ -204,14 +254,16 @@ def test_cli_confirms_and_says_how_to_override_a_freeze(tmp_path: Path) -> None:
     res = run.invoke(cli, ["deploys", "rollback", "checkout", "--to-version", "9.9.9", "--reason", "try", "--yes",
                            "-w", ws], env=env)
     assert res.exit_code == 1 and "--override-freeze --reason" in res.output
-    assert len(connect(ws).deploys.list()) == 2  # nothing recorded
+    assert "override_freeze=True" not in res.output and "budget gone" in res.output
+    with connect(ws, database_url=env["OPSNB_DATABASE_URL"]) as ops:
+        assert len(ops.deploys.list()) == 2  # nothing recorded
 
 
-def test_the_runbook_rolls_back_and_reports_the_verdict(rig: Rig, tmp_path: Path) -> None:
+def test_the_runbook_rolls_back_and_reports_the_verdict(rig: Rig, tmp_path: Path, db_url: str) -> None:
     from tests.runbooks.conftest import REPO_RUNBOOKS
 
     rig.reset()
-    ops = make_ops(tmp_path / "ws", runbooks_dir=str(REPO_RUNBOOKS),
+    ops = make_ops(tmp_path / "ws", _state_url(db_url), runbooks_dir=str(REPO_RUNBOOKS),
                    deploy_command='["deploy-stub", "{service}", "{version}"]', **rig.fleet.settings())
     try:
         rig.fleet.register(ops)
@@ -221,11 +273,12 @@ def test_the_runbook_rolls_back_and_reports_the_verdict(rig: Rig, tmp_path: Path
         dry = ops.runbooks.run("rollback-deployment", service="checkout")
         assert dry.status == "succeeded", dry.error
         assert dry.results["plan"]["to"] == GOOD and rig.version("app-0") == BAD  # a dry run changes nothing
-        with Traffic(ops.workspace, rig):
+        with Traffic(ops.workspace, rig, _state_url(db_url)):
             run = ops.runbooks.run("rollback-deployment", service="checkout", dry_run=False, verify_timeout=30,
                                    reason="5xx after 1.1.0", approve=["*"])
         assert run.status == "succeeded", run.error
         assert run.results["outcome"] == "rolled back, recovered" and run.results["recovered"] is True
+        assert run.results["check"] == "error_ratio" and run.results["figures"]["error_ratio"] < 0.05
         assert {rig.version(h) for h in rig.state} == {GOOD}
         assert ops.deploys.get("bad").status == "rolled_back"
     finally:

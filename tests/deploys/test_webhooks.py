@@ -150,3 +150,32 @@ def test_generic_deploy_rollback_detection_and_listing(api) -> None:
     newest, middle = listed["deploys"][0], listed["deploys"][1]
     assert newest["rollback_of"] == middle["id"] and middle["status"] == "rolled_back"  # back to 1.0.0
     assert call(f"{url}?since=whenever", token=TOKEN)[0] == 400
+
+
+def test_generic_deploy_is_held_by_a_freeze_and_the_answer_says_the_api_way(api) -> None:
+    url = f"{api.base}/deploys"
+    assert call(url, {"service": "checkout", "version": "1.0.0"}, token=TOKEN)[0] == 202
+    api.ops.deploys.freeze(service="checkout", reason="budget gone")
+    status, out = call(url, {"service": "checkout", "version": "1.1.0"}, token=TOKEN)
+    text = _err(out)
+    assert status == 409, out
+    assert '\\"override_freeze\\": true with a \\"reason\\" in the body' in text and "budget gone" in text
+    assert "--override-freeze" not in text and "override_freeze=True" not in text
+    assert len(api.ops.deploys.list()) == 1  # the refused deploy left nothing
+    status, out = call(url, {"service": "checkout", "version": "1.1.0", "override_freeze": True}, token=TOKEN)
+    assert status == 400 and "reason" in _err(out)
+    status, out = call(url, {"service": "checkout", "version": "1.1.0", "override_freeze": "yes",
+                             "reason": "hotfix"}, token=TOKEN)
+    assert status == 400 and "override_freeze" in _err(out)
+    status, out = call(url, {"service": "checkout", "version": "1.1.0", "override_freeze": True,
+                             "reason": "hotfix for INC-9"}, token=TOKEN)
+    assert status == 202, out
+    audit = api.ops.audit.list(action="deploy.ingest")
+    assert any(out["deploy"] in json.dumps(p) and "override_freeze" in json.dumps(p) for p in audit["params"])
+    # the remedy passes the freeze without saying so: back to a version that ran here
+    status, out = call(url, {"service": "checkout", "version": "1.0.0"}, token=TOKEN)
+    assert status == 202 and api.ops.deploys.get(out["deploy"]).rollback_of is not None
+    # a provider reports a deploy that already ran: a freeze does not hide it
+    body = _example("github-deployment_status.json")
+    api.ops.deploys.freeze(service="hello-world", env="production", reason="quiet week")
+    assert _gh(api, body, "deployment_status", "f-1")[0] == 202
