@@ -61,6 +61,16 @@ class Up:
         return f"{self.dash_base}/dashboards/{name}?token={self.share_token}" + (f"&{query}" if query else "")
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 20) -> None:
+    """SIGTERM a server the test started, then SIGKILL it if it has not gone within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def start_up(workspace: Path, *args: str, timeout: float = 120) -> Up:
     """Run ``opsnb -w WS up --port <free> --no-browser ARGS`` and wait for "Press Ctrl-C"."""
     from opsnb.web.server import free_port

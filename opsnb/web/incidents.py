@@ -12,7 +12,7 @@ from typing import Any
 
 from opsnb.timeparse import parse_instant
 from opsnb.web.alerts import frame_records, query_time
-from opsnb.web.base import ANY, LIST, OBJ, STR, ApiHandler, endpoint, obj, page_of
+from opsnb.web.base import ANY, INT, LIST, OBJ, STR, ApiHandler, endpoint, obj, page_of
 
 _ID = r"([Ii][Nn][Cc]-[0-9]{1,9})"  # ids are case-insensitive: inc-7 is INC-7 (no inline flags: OpenAPI patterns)
 _INCIDENT = obj(("id",), id=STR, title=STR, status=STR, severity=STR, timeline=LIST)
@@ -99,9 +99,12 @@ class PageHandler(ApiHandler):
 
 
 class TimelineHandler(ApiHandler):
-    @endpoint("An incident's timeline, oldest first", paginated=True, response=page_of("timeline"))
+    @endpoint("An incident's timeline, oldest first; ``?suspects=N`` merges in the N best-ranked suspect changes",
+              paginated=True, query={"suspects": INT}, response=page_of("timeline"))
     def get(self, incident_id: str) -> None:
-        self.page("timeline", frame_records(self.ops.incidents.timeline(incident_id)), extra={"incident": incident_id})
+        suspects = self.query_int("suspects", 0, 0, 20)
+        timeline = self.ops.incidents.timeline(incident_id, suspects=suspects)
+        self.page("timeline", frame_records(timeline), extra={"incident": incident_id})
 
 
 class SloImpactHandler(ApiHandler):

@@ -170,6 +170,8 @@ class Server:
     dash_process: subprocess.Popen[bytes] | None = None
     share_token: str = ""  # opens the dashboards (and nothing else); shown once, kept hashed
     share_id: str = ""
+    # starts the dashboards child on a port (given when its port was chosen here, not by the caller)
+    respawn_dashboards: Callable[[int], subprocess.Popen[bytes]] | None = None
 
     @property
     def base(self) -> str:
@@ -203,8 +205,19 @@ class Server:
         waiting: list[tuple[str, subprocess.Popen[bytes], int | None]] = [(url, self.process, self.port)]
         if self.dash_process is not None:
             waiting.append((f"{self.dash_base}/voila/static/opsnb.js", self.dash_process, self.dash_port))
+        moves = 0
         while waiting and time.monotonic() < deadline:
             url, proc, port = waiting[0]
+            if (proc is self.dash_process and proc.poll() is not None and self.respawn_dashboards is not None
+                    and moves < 3):
+                # most likely the free port chosen for it was taken before it bound it (a kernel's socket,
+                # say): another one (Lab's /dashboards reads where the dashboards server announced itself);
+                # a server that fails for another reason fails on every port, and the error says why
+                moves += 1
+                self.dash_port = free_port()
+                self.dash_process = self.respawn_dashboards(self.dash_port)
+                waiting[0] = (f"{self.dash_base}/voila/static/opsnb.js", self.dash_process, self.dash_port)
+                continue
             if proc.poll() is not None:
                 raise ServerError(f"the server on port {port} exited with status {proc.returncode}:\n"
                                   f"{self.log_tail()}", port=port, log=str(self.log_path))
@@ -263,6 +276,7 @@ def start(workspace: Path, *, port: int, root_dir: Path, dashboards_dir: str = "
     if not port_free(port):
         raise Conflict(f"port {port} on 127.0.0.1 is in use; pick another with --port", kind="port", key=port)
     dash_root = (root_dir / dashboards_dir).resolve()
+    chosen = share_token and dash_port is None
     if share_token:
         if dash_port is None:
             dash_port = port + 1 if port < 65535 and port_free(port + 1) else free_port()
@@ -275,6 +289,19 @@ def start(workspace: Path, *, port: int, root_dir: Path, dashboards_dir: str = "
     env = jupyter_env(workspace, token=token)
     if share_token:
         env["OPSNB_DASHBOARDS_URL"] = f"http://127.0.0.1:{dash_port}"  # where Lab's /dashboards leads
+    def dashboards(on: int) -> subprocess.Popen[bytes]:
+        from opsnb.web.share import kernel_env, template_dir
+
+        denv = kernel_env(jupyter_env(workspace), workspace)
+        denv["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(template_dir()), os.environ.get("JUPYTER_PATH"))
+                                               if p)
+        dash_root.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as dlog:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                dashboards_argv(port=on, root=dash_root, workspace=workspace, preheat=preheat),
+                cwd=dash_root, env=denv, stdin=subprocess.DEVNULL, stdout=dlog, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed when we return
     dash_proc = None
     try:
@@ -282,21 +309,13 @@ def start(workspace: Path, *, port: int, root_dir: Path, dashboards_dir: str = "
             server_argv(port=port, root_dir=root_dir), cwd=root_dir, env=env,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         if share_token and dash_port:
-            from opsnb.web.share import kernel_env, template_dir
-
-            denv = kernel_env(jupyter_env(workspace), workspace)
-            denv["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(template_dir()), os.environ.get("JUPYTER_PATH"))
-                                                   if p)
-            dash_root.mkdir(parents=True, exist_ok=True)
-            dash_proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                dashboards_argv(port=dash_port, root=dash_root, workspace=workspace, preheat=preheat),
-                cwd=dash_root, env=denv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+            dash_proc = dashboards(dash_port)
     finally:
         log.close()
     server = Server(port=port, token=token, root_dir=root_dir, dashboards_dir=dashboards_dir, process=proc,
                     log_path=log_path, runs_path=expose_runs(workspace, root_dir), dash_port=dash_port,
-                    dash_process=dash_proc, share_token=share_token, share_id=share_id)
+                    dash_process=dash_proc, share_token=share_token, share_id=share_id,
+                    respawn_dashboards=dashboards if chosen else None)
     if server.runs_path == RUNS_LINK:
         link, runs = root_dir / RUNS_LINK, (workspace / "runs").resolve()
 
@@ -370,11 +389,16 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     from jupyter_server.utils import url_path_join
     from tornado import web
 
-    target = os.environ.get("OPSNB_DASHBOARDS_URL", "")
+    fallback = os.environ.get("OPSNB_DASHBOARDS_URL", "")
+    workspace = os.environ.get("OPSNB_WORKSPACE", "")
     base = serverapp.web_app.settings["base_url"]
 
     class DashboardRedirect(web.RequestHandler):
         def get(self, name: str = "") -> None:
+            from opsnb.web.share import server_url
+
+            # where the dashboards server says it listens (it may have moved off a port taken at start)
+            target = (server_url(Path(workspace)) if workspace and fallback else None) or fallback
             if not target:
                 raise web.HTTPError(404, "no dashboards server runs beside this Jupyter server")
             query = f"?{self.request.query}" if self.request.query else ""

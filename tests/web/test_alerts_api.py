@@ -20,6 +20,7 @@ from opsnb.alerts.payloads import fingerprint
 from tests.alerts.apiserver import ApiServer, call, free_port
 from tests.alerts.factory import am_alert, am_body, event
 from tests.conftest import need_program
+from tests.upserver import stop_process
 
 TOKEN = "s3cret-token-for-tests"
 LAT = {"alertname": "HighLatency", "service": "checkout"}
@@ -176,12 +177,7 @@ def jupyter_api(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         _wait_http(f"{base}/health", proc)
         yield base, ws
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 15)
         if proc.stderr:
             proc.stderr.close()
 

@@ -156,3 +156,48 @@ def test_up_stops_jupyter_when_the_terminal_or_pipe_goes(ws: Path, how: str) -> 
     while not port_free(port) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert port_free(port), f"Jupyter still holds port {port} after {how}"
+
+
+@pytest.mark.slow
+def test_the_dashboards_server_moves_when_its_chosen_port_is_taken_before_it_binds(
+        ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboards port (Lab's + 1) was free when chosen and taken seconds later, before Voila bound it
+    (a kernel's socket on the other test worker): `opsnb up` exited. It now moves to another port."""
+    from opsnb.web import server as srv
+    from opsnb.web import share
+    from opsnb.workbench import connect
+
+    taker = socket.socket()
+    for _ in range(50):  # a port whose neighbour we can take (the other worker's kernels hold ports too)
+        port = free_port()
+        try:
+            taker.bind(("127.0.0.1", port + 1))
+            break
+        except OSError:
+            continue
+    else:
+        raise AssertionError("no free port pair in 50 tries")
+    taker.listen()
+    monkeypatch.setattr(srv, "port_free", lambda p: True)  # it was free when checked
+    with connect(ws) as ops:
+        link = share.create(ops, expires="1h", reason="test", _session_link=True)
+    server = srv.start(ws, port=port, root_dir=REPO, share_token=link.token, share_id=link.id)
+    try:
+        server.wait_ready(timeout=120)
+        assert server.dash_port != port + 1
+        with urllib.request.urlopen(server.urls()["share"], timeout=30) as r:  # noqa: S310
+            assert r.status == 200
+        req = urllib.request.Request(f"{server.base}/dashboards/overview")
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: object, **kwargs: object) -> None:
+                return None
+
+        try:
+            urllib.request.build_opener(NoRedirect()).open(req, timeout=30)
+            raise AssertionError("no redirect")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 302 and exc.headers["Location"].startswith(server.dash_base)
+    finally:
+        server.stop()
+        taker.close()
