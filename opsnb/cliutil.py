@@ -317,6 +317,25 @@ def emit_record(record: Mapping[str, Any], fmt: str = "table") -> None:
                    colour_enabled())
 
 
+def emit_show(record: Mapping[str, Any], fmt: str = "table", **tables: Any) -> None:
+    """Print what a ``show`` command shows: one record, and the tables that belong to it.
+
+    Args:
+        record: The record's fields (values formatted by name for people).
+        fmt: ``json``: a one-element array, as :func:`emit` prints records, with each table as a
+            list of records under its name; ``table``: ``name  value`` lines, then each table
+            under its name.
+        tables: Rows that belong to the record (a postmortem's versions), anything :func:`emit` takes.
+    """
+    if fmt == "json":
+        emit([{**record, **{name: records_of(rows) for name, rows in tables.items()}}], fmt)
+        return
+    emit_record(record)
+    for name, rows in tables.items():
+        click.echo(f"\n{name.replace('_', ' ')}:")
+        emit(rows)
+
+
 def emit_json(obj: Any) -> None:
     """Print any value as JSON: times ISO, durations seconds, NaN/NaT/infinity null, full precision."""
     click.echo(json.dumps(_jsonable(obj), ensure_ascii=False, default=str))

@@ -80,7 +80,7 @@ DOMAINS: tuple[Domain, ...] = (
            api="runbooks", demo=True, preload=True),
     Domain("logs", "logs", "Logs", commands=("logs",), api="logs"),
     Domain("traces", "traces", "Traces", commands=("traces",)),
-    Domain("web", commands=("up=up",), api="health"),
+    Domain("web", commands=("up=up", "share=share_cli"), api="health"),
     Domain("demo", commands=("demo=demo",)),
 )
 

@@ -134,10 +134,19 @@ def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     about 17, too few for "the error ratio rose" to hold for every end hour. It costs about
     2 s more to build. Read-only by convention: a test that changes state uses ``demo_copy``.
     """
+    from datetime import UTC, datetime, timedelta
+
     from opsnb.demo.generate import build
 
+    # The world's draws follow its end hour (traffic is diurnal), so tests that read the injected
+    # incident's details passed or failed with the hour the suite ran. End at the last 12:00 UTC:
+    # always the same world, at most a day old.
+    now = datetime.now(UTC)
+    end = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    if end > now:
+        end -= timedelta(days=1)
     ws = tmp_path_factory.mktemp("demo") / "ws"
-    build(ws, days=2, seed=7, scale=0.2)
+    build(ws, days=2, seed=7, scale=0.2, end=end)
     return ws
 
 

@@ -13,7 +13,7 @@ from opsnb.cliutil import (
     SINCE,
     SINCE_HELP,
     emit,
-    emit_record,
+    emit_show,
     format_option,
     pass_ops,
 )
@@ -56,7 +56,7 @@ def list_cmd(ops: Any, status: str | None, service: str | None, since: datetime 
 @format_option
 @pass_ops
 def show_cmd(ops: Any, incident_id: str, fmt: str) -> None:
-    """Show an incident: fields, milestones, links.
+    """Show an incident: fields, milestones, links, and the top suspect changes with their reasons.
 
     \b
     Example:
@@ -67,10 +67,14 @@ def show_cmd(ops: Any, incident_id: str, fmt: str) -> None:
     d.pop("timeline")
     d.update({f"milestone.{k}": v for k, v in d.pop("milestones").items()})
     d["links"] = ", ".join(f"{ln['kind']}:{ln['ref']}" for ln in d["links"])
-    if fmt == "json":
-        emit(d, fmt)
-    else:
-        emit_record(d)
+    emit_show(d, fmt, suspects=_suspects(ops, incident_id, fmt))
+
+
+def _suspects(ops: Any, incident_id: str, fmt: str, n: int = 3) -> Any:
+    """The top ``n`` suspect changes (``ops.deploys.suspects``); reasons joined for a table."""
+    df = ops.deploys.suspects(incident_id).head(n)
+    df = df[["rank", "score", "kind", "id", "service", "env", "summary", "at", "minutes_before", "reasons"]]
+    return df if fmt == "json" else df.assign(reasons=df["reasons"].map("; ".join))
 
 
 @cli.command("create")
@@ -153,16 +157,18 @@ def note_cmd(ops: Any, incident_id: str, text: str) -> None:
 
 @cli.command("timeline")
 @click.argument("incident_id")
+@click.option("--suspects", type=click.IntRange(0, 50), default=3, show_default=True,
+              help="Merge in this many top suspect changes (kind 'suspect', with their reasons); 0: none.")
 @format_option
 @pass_ops
-def timeline_cmd(ops: Any, incident_id: str, fmt: str) -> None:
-    """Print the timeline in time order.
+def timeline_cmd(ops: Any, incident_id: str, suspects: int, fmt: str) -> None:
+    """Print the timeline in time order, with the top suspect changes marked as such.
 
     \b
     Example:
-        opsnb incident timeline INC-7
+        opsnb incident timeline INC-7 --suspects 5
     """
-    emit(ops.incidents.timeline(incident_id), fmt, columns=["at", "kind", "actor", "what"])
+    emit(ops.incidents.timeline(incident_id, suspects=suspects), fmt, columns=["at", "kind", "actor", "what"])
 
 
 @cli.command("metrics")

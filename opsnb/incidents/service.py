@@ -525,10 +525,43 @@ class Incidents:
         s.flush()
         return int(e.id)
 
-    def timeline(self, incident_id: str) -> pd.DataFrame:
-        """The timeline in time order: at, kind, actor, data, what (a one-line description)."""
+    def timeline(self, incident_id: str, *, suspects: int = 0) -> pd.DataFrame:
+        """The timeline in time order: at, kind, actor, data, what (a one-line description).
+
+        Args:
+            incident_id: The incident.
+            suspects: Also the ``suspects`` best-ranked suspect changes of
+                ``ops.deploys.suspects(incident_id)``, as rows of kind ``suspect`` at the change's
+                time (``what``: ``suspect #1: deploy DEP-3 checkout 1.0 -> 1.1 (same service; ...)``,
+                ``data``: rank, score, change, id, service, env, reasons). They are computed from the
+                deploys and changes, not stored, so their ``id`` is empty; 0 (the default) leaves them
+                out, since ranking reads the lake.
+        """
         with self._wb.db.session() as s:
-            return self._timeline_df(s, self._row(s, incident_id).id)
+            df = self._timeline_df(s, self._row(s, incident_id).id)
+        return self._with_suspects(df, incident_id, suspects) if suspects else df
+
+    def _with_suspects(self, df: pd.DataFrame, incident_id: str, n: int) -> pd.DataFrame:
+        """``df`` with the top ``n`` suspect changes merged in by time (through the deploys service)."""
+        import pandas as pd
+
+        top = self._wb.deploys.suspects(incident_id).head(n)
+        rows = []
+        for c in top.itertuples(index=False):
+            reasons = [str(r) for r in c.reasons]
+            change = f"{c.kind} {c.id}" + (f" {c.summary}" if c.summary else "")
+            rows.append({"id": None, "at": c.at, "kind": "suspect", "actor": "",
+                         "data": {"rank": int(c.rank), "score": float(c.score), "change": str(c.kind),
+                                  "ref": str(c.id), "service": str(c.service), "env": str(c.env),
+                                  "reasons": reasons},
+                         "what": f"suspect #{int(c.rank)}: {change} ({'; '.join(reasons)})", "recorded_at": None})
+        if not rows:
+            return df
+        extra = pd.DataFrame(rows, columns=list(df.columns))
+        extra["at"] = pd.to_datetime(extra["at"], utc=True)
+        extra["recorded_at"] = pd.to_datetime(extra["recorded_at"], utc=True)
+        out = pd.concat([df, extra], ignore_index=True) if len(df) else extra
+        return out.sort_values("at", kind="stable").reset_index(drop=True)
 
     def _timeline_df(self, s: Session, iid: str) -> pd.DataFrame:
         import pandas as pd

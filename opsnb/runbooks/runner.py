@@ -1,18 +1,19 @@
 """Executing one runbook: papermill on a warm kernel, with timeouts, cancellation and redaction.
 
 Why a warm pool: starting a kernel costs 0.5-0.7 s and shutting it down 0.2-0.3 s,
-most of papermill's 0.85 s per run. The pool keeps ``size`` kernels started (and
-``opsnb.runbooks`` imported) ahead of demand; a run takes one, never reuses it (no
-state leaks between runs), and its shutdown happens off the critical path. The
-kernel learns its run (workspace, user, database, run context) through one silent
-execute before the notebook starts, so nothing of that is written into the output.
+most of papermill's 0.85 s per run. The pool (:class:`opsnb.kernels.KernelPool`, shared
+with the postmortem drafts) keeps ``size`` kernels started (and ``opsnb.runbooks``
+imported) ahead of demand; a run takes one, never reuses it (no state leaks between
+runs), and its shutdown happens off the critical path. The kernel learns its run
+(workspace, user, database, run context) through one silent execute before the
+notebook starts, so nothing of that is written into the output.
 
 Every way a run ends maps to one status: ``succeeded``, ``failed`` (a cell raised),
 ``cell_timeout``, ``timed_out`` (wall clock), ``cancelled``, ``dead_kernel``, and
 ``interrupted`` (its owner process died; set by recovery, see recovery.py).
 
-Secrets: kernels start with a minimal environment (:func:`kernel_environ`), never the
-server's (its API token, SSH password variables, Jupyter tokens); every secret value opsnb
+Secrets: kernels start with a minimal environment (:func:`opsnb.kernels.kernel_environ`),
+never the server's (its API token, SSH password variables, Jupyter tokens); every secret value opsnb
 knows of is scrubbed from the output notebook, the error and the results, whatever printed it.
 """
 
@@ -33,6 +34,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+# KERNEL_ENV_KEEP and kernel_environ are re-exported: what a runbook kernel keeps was defined here first.
+from opsnb.kernels import KERNEL_ENV_KEEP as KERNEL_ENV_KEEP
+from opsnb.kernels import KernelPool
+from opsnb.kernels import close_clients as _close_clients
+from opsnb.kernels import kernel_environ as kernel_environ
+from opsnb.kernels import kernel_pid as _kernel_pid
 from opsnb.redact import register_secrets, scrub, scrub_values
 from opsnb.store.types import utcnow
 
@@ -43,24 +50,6 @@ RECORD_MIME = "application/vnd.opsnb.record+json"
 WARM_CODE = "import os, sys, json\nimport opsnb.runbooks\n"
 SETUP_TAG = "opsnb-setup"
 SNAPSHOT_S = 1.0  # a run longer than this writes its partial output as it goes, for a crash to keep
-# The server's environment a kernel keeps: what Python, locales and ssh-agent need, nothing secret.
-KERNEL_ENV_KEEP: frozenset[str] = frozenset({
-    "PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "USER", "LOGNAME", "SHELL", "TERM",
-    "SSH_AUTH_SOCK", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT", "IPYTHONDIR", "MPLBACKEND",
-    "JUPYTER_PATH", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "XDG_RUNTIME_DIR",
-})
-
-
-def kernel_environ(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment a runbook kernel starts with: :data:`KERNEL_ENV_KEEP` and ``LC_*`` only.
-
-    No ``OPSNB_*`` (the run's own settings reach the kernel through its setup cell, secrets
-    excluded), no tokens, no variables holding SSH passwords or passphrases.
-    """
-    env = os.environ if environ is None else environ
-    return {k: v for k, v in env.items() if k in KERNEL_ENV_KEEP or k.startswith("LC_")}
-
-
 @dataclass
 class Job:
     """Everything a worker needs to execute one run (picklable, for remote executors)."""
@@ -97,170 +86,6 @@ class Outcome:
 
 # ----------------------------------------------------------------------------- kernel pool
 
-
-def _kernel_pid(km: Any) -> int | None:
-    prov = getattr(km, "provisioner", None)
-    proc = getattr(prov, "process", None)
-    return getattr(proc, "pid", None)
-
-
-def _make_km(kernel_name: str) -> Any:
-    from jupyter_client import KernelManager
-    from jupyter_client.asynchronous import AsyncKernelClient
-
-    # nbclient drives the kernel from an event loop: its client must be asynchronous, or a
-    # dead kernel leaves it blocked on a socket forever instead of raising DeadKernelError.
-    try:
-        # 'auto' provisions CurveZMQ keys when possible: no plain-TCP warning at each start.
-        km: Any = KernelManager(kernel_name=kernel_name, transport_encryption="auto",
-                                client_factory=AsyncKernelClient)
-    except Exception:  # noqa: BLE001 - libzmq without curve: fall back to the default
-        km = KernelManager(kernel_name=kernel_name, client_factory=AsyncKernelClient)
-    # nbclient leaves the channels of a client it made from a kernel manager it was handed open
-    # (a ZMQ context and five sockets a run); the clients are kept so the run can close them.
-    clients: list[Any] = []
-    make_client = km.client
-
-    def client(**kw: Any) -> Any:
-        kc = make_client(**kw)
-        clients.append(kc)
-        return kc
-
-    km.client = client
-    km.opsnb_clients = clients
-    return km
-
-
-def _close_clients(km: Any) -> None:
-    """Stop the channels of the clients made from ``km`` (in the thread whose event loop ran them)."""
-    clients = getattr(km, "opsnb_clients", [])
-    for kc in clients:
-        with contextlib.suppress(Exception):
-            kc.stop_channels()
-    clients.clear()
-
-
-def _blocking_client(km: Any) -> Any:
-    """A blocking client for our own short exchanges with the kernel (warm-up, setup)."""
-    from jupyter_client.blocking import BlockingKernelClient
-
-    kw: dict[str, Any] = dict(km.get_connection_info(session=True))
-    kw.update(connection_file=km.connection_file, parent=km)
-    for key in ("curve_publickey", "curve_secretkey"):
-        if isinstance(kw.get(key), str):
-            kw[key] = kw[key].encode("ascii")
-    return BlockingKernelClient(**kw)
-
-
-def _start_warm(kernel_name: str) -> Any:
-    km = _make_km(kernel_name)
-    km.start_kernel(extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"],
-                    env=kernel_environ())
-    kc = _blocking_client(km)
-    try:
-        kc.start_channels()
-        kc.wait_for_ready(timeout=60)
-        kc.execute_interactive(WARM_CODE, silent=True, store_history=False, timeout=60,
-                               output_hook=lambda _m: None)
-    finally:
-        kc.stop_channels()
-    return km
-
-
-def _shutdown(km: Any) -> None:
-    with contextlib.suppress(Exception):
-        km.shutdown_kernel(now=True)
-    with contextlib.suppress(Exception):
-        km.cleanup_resources()
-
-
-class KernelPool:
-    """Kernels started ahead of demand, one per run, shut down off the critical path.
-
-    Starts and stops run on long-lived threads: jupyter_client's synchronous calls leave an
-    event loop (an epoll and a socket pair) in every thread that makes them, so a fresh thread
-    per start or stop leaked a few descriptors a run, past 1,024 in a long test session.
-
-    Args:
-        size: Kernels kept warm per kernel name.
-    """
-
-    def __init__(self, size: int = 2) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.size = max(0, int(size))
-        self._ready: dict[str, list[Any]] = {}
-        self._starting: dict[str, int] = {}
-        self._cond = threading.Condition()
-        self._closed = False
-        self._starter = ThreadPoolExecutor(max_workers=max(1, self.size), thread_name_prefix="opsnb-kernel-start")
-        self._stopper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsnb-kernel-stop")
-
-    def _fill(self, kernel_name: str) -> None:
-        with self._cond:
-            missing = self.size - len(self._ready.get(kernel_name, [])) - self._starting.get(kernel_name, 0)
-            if missing <= 0 or self._closed:
-                return
-            self._starting[kernel_name] = self._starting.get(kernel_name, 0) + missing
-        for _ in range(missing):
-            self._starter.submit(self._start_one, kernel_name)
-
-    def _start_one(self, kernel_name: str) -> None:
-        km = None
-        try:
-            km = _start_warm(kernel_name)
-        except Exception:  # noqa: BLE001 - a failed warm start is retried by the next acquire
-            km = None
-        with self._cond:
-            self._starting[kernel_name] -= 1
-            if km is not None and not self._closed:
-                self._ready.setdefault(kernel_name, []).append(km)
-                km = None
-            self._cond.notify_all()
-        if km is not None:
-            _shutdown(km)
-
-    def warm(self, kernel_name: str = "python3", wait: bool = False, timeout: float = 60) -> None:
-        """Start kernels up to the pool size; with ``wait``, until one is ready."""
-        self._fill(kernel_name)
-        if wait:
-            deadline = time.monotonic() + timeout
-            with self._cond:
-                while not self._ready.get(kernel_name) and time.monotonic() < deadline:
-                    self._cond.wait(0.1)
-
-    def acquire(self, kernel_name: str = "python3") -> Any:
-        """A started kernel manager for one run (a warm one when available)."""
-        with self._cond:
-            # A kernel already starting arrives sooner than a new one would: on a small
-            # machine another start only competes with it for the CPU.
-            deadline = time.monotonic() + 60
-            while (not self._ready.get(kernel_name) and self._starting.get(kernel_name, 0) > 0
-                   and time.monotonic() < deadline):
-                self._cond.wait(0.05)
-            ready = self._ready.get(kernel_name)
-            km = ready.pop() if ready else None
-        self._fill(kernel_name)
-        if km is not None and km.is_alive():
-            return km
-        if km is not None:
-            _shutdown(km)
-        return _start_warm(kernel_name)
-
-    def release(self, km: Any) -> None:
-        """Shut a used kernel down in the background."""
-        self._stopper.submit(_shutdown, km)
-
-    def close(self) -> None:
-        """Shut every warm kernel down (at exit)."""
-        with self._cond:
-            self._closed = True
-            kms = [km for lst in self._ready.values() for km in lst]
-            self._ready.clear()
-        for km in kms:
-            _shutdown(km)
-
-
 _POOL: KernelPool | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -270,7 +95,8 @@ def pool(size: int | None = None) -> KernelPool:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = KernelPool(size if size is not None else int(os.environ.get("OPSNB_KERNEL_POOL", "2")))
+            _POOL = KernelPool(size if size is not None else int(os.environ.get("OPSNB_KERNEL_POOL", "2")),
+                               warm_code=WARM_CODE)
             atexit.register(_POOL.close)
         elif size is not None and size > _POOL.size:
             _POOL.size = size

@@ -11,8 +11,8 @@ import opsnb
 PINNED = [
     "AuditError", "AuthError", "BatchError", "CommandError", "CommandTimeout", "ConfigError",
     "Conflict", "ConnectError", "HostKeyError", "LakeError", "MigrationError", "NotFound",
-    "NotifyError", "OpsnbError", "ParseError", "PermissionDenied", "RemoteError", "RunCancelled",
-    "RunFailed", "RunTimeout", "RunbookError", "Settings", "StoreError", "ValidationError",
+    "NotifyError", "OpsnbError", "ParseError", "PermissionDenied", "PostmortemError", "RemoteError",
+    "RunCancelled", "RunFailed", "RunTimeout", "RunbookError", "Settings", "StoreError", "ValidationError",
     "Workbench", "WorkspaceError", "__version__", "confirm", "connect", "record", "runbooks",
 ]
 
